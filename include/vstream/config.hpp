@@ -1,0 +1,80 @@
+// GraphConfig: a pipeline described in JSON (CNStream's format), parsed and validated.
+//
+// Top-level keys are module names; each module has "class_name", "next_modules", "parallelism",
+// "max_input_queue_size", "custom_params", and optionally "queue_policy" and "skip_if". Comments
+// are allowed, numbers may be written as strings ("40"), "profiler_config" tunes measurement, and
+// "subgraph:NAME": {"config_path": "other.json"} inlines another file (its modules are named
+// "NAME/module"). Validate() checks the graph and every parameter before anything starts and
+// reports every problem at once, each naming the module, the key and the expected form.
+//
+//   vstream::GraphConfig config;
+//   vstream::Status s = vstream::GraphConfig::FromFile("face.json", &config);
+//   if (s) s = config.Set("infer.batch_size=8");
+//   if (s) s = config.Validate();
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vstream/status.hpp"
+
+namespace vstream {
+
+enum class QueuePolicy {
+  kBlock,       // a full queue blocks the producer (backpressure; nothing is lost)
+  kDropOldest,  // a full queue drops its oldest frame to make room (live video: keep the newest)
+  kDropNewest,  // a full queue drops the arriving frame
+};
+
+std::string_view QueuePolicyName(QueuePolicy policy);
+
+struct ModuleConfig {
+  std::string name;
+  std::string class_name;
+  int parallelism = 1;             // worker threads (ignored for sources)
+  int max_input_queue_size = 20;   // per worker
+  std::vector<std::string> next_modules;
+  std::map<std::string, std::string> params;  // custom_params as text; arrays joined by '\n'
+  QueuePolicy queue_policy = QueuePolicy::kBlock;
+  std::string skip_if;             // "", "no_objects", "every_nth:N", "except_every_nth:N", or registered
+  std::filesystem::path base_dir;  // folder of the file that declared the module
+};
+
+struct ProfilerConfig {
+  bool enable_profiling = true;    // measure per-module and end-to-end latency
+  bool enable_tracing = false;     // not supported yet: accepted, logged as ignored
+  int64_t trace_event_capacity = 100000;
+};
+
+class GraphConfig {
+ public:
+  /// Reads and parses a JSON file (and the subgraphs it names). Relative paths in the file are
+  /// resolved against its folder.
+  static Status FromFile(const std::filesystem::path& path, GraphConfig* out);
+  /// Parses JSON text; relative paths resolve against `base_dir`. `origin` names the text in errors.
+  static Status FromString(const std::string& json, const std::filesystem::path& base_dir,
+                           GraphConfig* out, const std::string& origin = "<string>");
+
+  /// Overrides one value: "module.key=value". `key` is a module setting (parallelism,
+  /// max_input_queue_size, queue_policy, skip_if, class_name, next_modules as a comma list) or a
+  /// custom param. Fails when the module does not exist.
+  Status Set(const std::string& assignment);
+
+  /// Checks classes, graph shape and parameters (see the header comment). kInvalidConfig with one
+  /// line per problem.
+  Status Validate() const;
+
+  /// The graph in Graphviz DOT.
+  std::string ToDot() const;
+
+  const ModuleConfig* Find(const std::string& name) const;
+
+  std::vector<ModuleConfig> modules;  // in file order
+  ProfilerConfig profiler;
+  std::string origin;                 // file name (or "<string>") for messages
+};
+
+}  // namespace vstream

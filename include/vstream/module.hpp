@@ -1,0 +1,127 @@
+// Module: one stage of a pipeline. Subclass it, declare your parameters, and register it by name.
+//
+// The pipeline calls Open(params) once before frames flow (validate, acquire resources; return
+// false through Fail("what to fix") on error), Process(frame) for every frame in stream order on
+// one of `parallelism` worker threads, and Close() after the last frame. Process returns 0 when
+// the pipeline should forward the frame, > 0 when the module will forward it later itself with
+// Transmit() (batching, asynchronous work), and < 0 on error (the frame goes no further on this
+// path and a frame-error event is posted). End-of-stream frames (IsEos()) pass through Process
+// like any other frame, in order, so a module can flush what it keeps per stream; an asynchronous
+// module must Transmit a stream's EOS frame after that stream's other frames.
+//
+//   class Counter : public vstream::Module {
+//    public:
+//     using Module::Module;
+//     static vstream::ModuleDescription Describe() { return {"Counts frames", {}}; }
+//     bool Open(const vstream::ModuleParams&) override { return true; }
+//     void Close() override {}
+//     int Process(vstream::FramePtr frame) override { ++count; return 0; }
+//     std::atomic<int> count{0};
+//   };
+//   VSTREAM_REGISTER_MODULE(Counter);   // usable as "class_name": "Counter" in a config
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vstream/frame.hpp"
+#include "vstream/params.hpp"
+#include "vstream/status.hpp"
+
+namespace vstream {
+
+namespace detail {
+class ModuleNode;
+}  // namespace detail
+
+class Pipeline;
+class SourceModule;
+
+/// What `vstream inspect` shows for a module class, and what its custom_params are checked against.
+struct ModuleDescription {
+  std::string summary;
+  std::vector<ParamSpec> params;
+};
+
+class Module {
+ public:
+  explicit Module(std::string name);
+  virtual ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual bool Open(const ModuleParams& params) = 0;
+  virtual void Close() = 0;
+  virtual int Process(FramePtr frame) = 0;
+
+  /// The module's name in the config (not its class name).
+  const std::string& name() const { return name_; }
+
+  /// The message recorded by the last Fail() on the calling thread (empty when none).
+  static const std::string& LastError();
+  static void ClearLastError();
+
+ protected:
+  /// Hands `frame` to the modules after this one. For sources and asynchronous modules.
+  /// Blocks while a downstream queue is full (backpressure). Returns false when the pipeline is
+  /// stopping (the frame was not delivered) or the module is not part of a running pipeline.
+  bool Transmit(FramePtr frame);
+  /// Records why Open or Process failed, for the error message or event. Returns false, so
+  /// `return Fail("model_path: file not found: x.onnx");` reads naturally in Open().
+  bool Fail(std::string message);
+  /// Posts a stream-error event for `stream_id` (the stream goes on; see SourceModule::EndStream).
+  void ReportStreamError(const std::string& stream_id, const std::string& message);
+  /// Posts a module-error event (the pipeline goes on).
+  void ReportModuleError(const std::string& message);
+
+ private:
+  friend class detail::ModuleNode;
+  friend class SourceModule;
+  friend class Pipeline;
+  std::string name_;
+  detail::ModuleNode* node_ = nullptr;  // set by the pipeline while the module belongs to one
+};
+
+using StreamOptions = std::map<std::string, std::string>;
+
+/// A module that produces frames: video files, cameras, shared memory from another process.
+/// Streams come and go while the pipeline runs. A source runs its own threads and calls Transmit.
+/// Each stream must end with exactly one EndStream() call, which sends its EOS frame.
+class SourceModule : public Module {
+ public:
+  using Module::Module;
+
+  /// Starts reading `uri` as stream `stream_id`. Fails when the id is already in use, or when the
+  /// source rejects the uri or options (OnAddSource's status).
+  Status AddSource(const std::string& stream_id, const std::string& uri,
+                   const StreamOptions& options = {});
+  /// Ends a stream early; its EOS still flows through the pipeline.
+  Status RemoveSource(const std::string& stream_id);
+  /// Ends every stream (as RemoveSource does for each one).
+  void RemoveAllSources();
+  std::vector<std::string> ActiveStreams() const;
+  bool HasStream(const std::string& stream_id) const;
+
+  /// Sources have no inputs: Process is never called.
+  int Process(FramePtr frame) final;
+
+ protected:
+  virtual Status OnAddSource(const std::string& stream_id, const std::string& uri,
+                             const StreamOptions& options) = 0;
+  /// Asks the stream to end soon; the source then calls EndStream for it (from any thread).
+  virtual void OnRemoveSource(const std::string& stream_id) = 0;
+
+  /// Ends `stream_id`: posts a stream-error event when `error` is not empty, transmits the
+  /// stream's EOS frame (with index `next_index`), and frees the id for reuse. Call it once per
+  /// stream. Returns false when the stream was not active.
+  bool EndStream(const std::string& stream_id, int64_t next_index, const std::string& error = {});
+
+ private:
+  mutable std::mutex streams_mutex_;
+  std::set<std::string> streams_;  // active stream ids; guarded by streams_mutex_
+};
+
+}  // namespace vstream

@@ -1,0 +1,90 @@
+// Pipeline: builds the module graph from a config, runs it, and reports what happens.
+//
+// Each module gets `parallelism` worker threads with one bounded queue each; frames of one stream
+// always go to the same worker, so every module sees a stream's frames in order while different
+// streams run in parallel. A full queue blocks the producer (or drops, per queue_policy), so a slow
+// module slows the sources and memory stays bounded. Fan-out hands a frame to every child; a module
+// with several parents gets each frame once, after all parents processed it.
+//
+//   vstream::Pipeline pipeline;
+//   if (auto s = pipeline.BuildFromFile("configs/face_detection.json"); !s) die(s.message());
+//   pipeline.SetObserver([](const vstream::Event& e) { log(e); });
+//   pipeline.Start();
+//   pipeline.AddSource("cam1", "rtsp://127.0.0.1:8554/cam1");
+//   pipeline.WaitForStreams();            // until every stream reached EOS
+//   pipeline.Stop();
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vstream/config.hpp"
+#include "vstream/events.hpp"
+#include "vstream/module.hpp"
+#include "vstream/stats.hpp"
+#include "vstream/status.hpp"
+
+namespace vstream {
+
+namespace detail {
+class PipelineImpl;
+}  // namespace detail
+
+enum class StopMode {
+  kGraceful,  // end every stream (EOS flows through), let queued frames finish, then stop
+  kAbort,     // drop queued frames and stop as soon as each module's current Process returns
+};
+
+class Pipeline {
+ public:
+  explicit Pipeline(std::string name = "pipeline");
+  /// Stops (abort) if still running.
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  /// Validates `config` and creates its modules (nothing runs yet). Fails with every problem found.
+  Status Build(const GraphConfig& config);
+  /// GraphConfig::FromFile, then the `overrides` ("module.key=value"), then Build.
+  Status BuildFromFile(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+  Status BuildFromString(const std::string& json, const std::filesystem::path& base_dir = ".");
+
+  /// Opens every module (downstream first) and starts the worker threads.
+  Status Start();
+  /// Stops and joins every thread, then closes the modules. Never hangs on a full queue: a graceful
+  /// stop that has not drained after `drain_timeout` continues as an abort (and says so).
+  Status Stop(StopMode mode = StopMode::kGraceful,
+              std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
+  bool running() const;
+
+  /// Receives every event (before Start). See events.hpp.
+  void SetObserver(EventCallback callback);
+
+  /// Adds a stream to a source module (the only one, or `source_module` by name). Running only.
+  Status AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options = {},
+                   const std::string& source_module = {});
+  /// Ends a stream early (its EOS still flows through).
+  Status RemoveSource(const std::string& stream_id);
+  /// Blocks until every stream that was added has finished (EOS through every module), or the
+  /// timeout passes. Returns true when all finished. The observer may receive the last kStreamEos
+  /// events just after this returns; Stop() delivers every pending event before it returns.
+  bool WaitForStreams(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+  PipelineStats GetStats() const;
+
+  Module* GetModule(const std::string& name) const;
+  template <typename T>
+  T* GetModule(const std::string& name) const {
+    return dynamic_cast<T*>(GetModule(name));
+  }
+  const GraphConfig& config() const;
+  const std::string& name() const;
+
+ private:
+  std::unique_ptr<detail::PipelineImpl> impl_;
+};
+
+}  // namespace vstream

@@ -1,0 +1,63 @@
+// UserData: a typed key-value store on each frame, for custom modules to pass data downstream.
+//
+// Values of any copyable or movable type; Get<T> returns nullptr when the key is missing or holds
+// another type. Thread-safe. A pointer from Get stays valid until that key is set again or erased.
+//
+//   frame->data.Set("plate_text", std::string("B-AB 123"));
+//   if (const std::string* text = frame->data.Get<std::string>("plate_text")) use(*text);
+#pragma once
+
+#include <any>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace vstream {
+
+class UserData {
+ public:
+  template <typename T>
+  void Set(const std::string& key, T value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    values_[key] = std::move(value);
+  }
+
+  template <typename T>
+  T* Get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : std::any_cast<T>(&it->second);
+  }
+
+  template <typename T>
+  const T* Get(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : std::any_cast<T>(&it->second);
+  }
+
+  bool Has(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_.count(key) != 0;
+  }
+
+  bool Erase(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_.erase(key) != 0;
+  }
+
+  std::vector<std::string> Keys() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> keys;
+    keys.reserve(values_.size());
+    for (const auto& [key, value] : values_) keys.push_back(key);
+    return keys;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::any> values_;  // guarded by mutex_; node-based: stable addresses
+};
+
+}  // namespace vstream

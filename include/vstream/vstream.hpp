@@ -1,0 +1,22 @@
+// The whole public API of vstream in one include.
+//
+//   #include <vstream/vstream.hpp>
+//   vstream::Pipeline pipeline;
+//   pipeline.BuildFromFile("pipeline.json");
+#pragma once
+
+#include "vstream/buffer.hpp"
+#include "vstream/config.hpp"
+#include "vstream/detected_object.hpp"
+#include "vstream/events.hpp"
+#include "vstream/frame.hpp"
+#include "vstream/log.hpp"
+#include "vstream/module.hpp"
+#include "vstream/params.hpp"
+#include "vstream/pipeline.hpp"
+#include "vstream/registry.hpp"
+#include "vstream/skip_condition.hpp"
+#include "vstream/stats.hpp"
+#include "vstream/status.hpp"
+#include "vstream/user_data.hpp"
+#include "vstream/video_frame.hpp"

@@ -1,0 +1,120 @@
+#include "event_dispatcher.hpp"
+
+#include "log_internal.hpp"
+
+namespace vstream {
+
+std::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kStreamEos: return "stream_eos";
+    case EventType::kStreamError: return "stream_error";
+    case EventType::kFrameError: return "frame_error";
+    case EventType::kModuleError: return "module_error";
+    case EventType::kFramesDropped: return "frames_dropped";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+EventDispatcher::~EventDispatcher() { Stop(); }
+
+void EventDispatcher::SetCallback(EventCallback callback) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  callback_ = std::move(callback);
+}
+
+void EventDispatcher::Start() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventDispatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void EventDispatcher::Post(Event event) {
+  event.time = std::chrono::system_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (event.type == EventType::kFramesDropped && !queue_.empty()) {
+      Event& last = queue_.back();
+      if (last.type == EventType::kFramesDropped && last.module == event.module &&
+          last.stream_id == event.stream_id) {
+        last.count += event.count;
+        return;
+      }
+    }
+    queue_.push_back(std::move(event));
+  }
+  wake_.notify_one();
+}
+
+void EventDispatcher::Log(const Event& event) {
+  const std::string where = event.module.empty() ? "" : "[" + event.module + "] ";
+  const std::string stream = event.stream_id.empty() ? "" : "stream '" + event.stream_id + "': ";
+  switch (event.type) {
+    case EventType::kStreamEos:
+      VS_LOG_DEBUG("{}{}end of stream", where, stream);
+      break;
+    case EventType::kStreamError:
+    case EventType::kModuleError:
+      VS_LOG_WARN("{}{}{}", where, stream, event.message);
+      break;
+    case EventType::kFrameError: {
+      uint64_t seen = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        seen = ++frame_errors_logged_[event.module];
+      }
+      // The first few per module at warn level, the rest at debug: a module failing every frame
+      // must not drown the log.
+      if (seen <= 5) {
+        VS_LOG_WARN("{}{}frame {}: {}{}", where, stream, event.frame_index, event.message,
+                    seen == 5 ? " (further frame errors of this module are logged at debug level)" : "");
+      } else {
+        VS_LOG_DEBUG("{}{}frame {}: {}", where, stream, event.frame_index, event.message);
+      }
+      break;
+    }
+    case EventType::kFramesDropped:
+      VS_LOG_DEBUG("{}{}{} frame(s) dropped by the queue policy", where, stream, event.count);
+      break;
+  }
+}
+
+void EventDispatcher::Run() {
+  while (true) {
+    Event event;
+    EventCallback callback;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and everything delivered
+      event = std::move(queue_.front());
+      queue_.pop_front();
+      callback = callback_;
+    }
+    Log(event);
+    if (!callback) continue;
+    try {
+      callback(event);
+    } catch (const std::exception& e) {
+      VS_LOG_ERROR("the pipeline observer threw while handling a {} event: {}", EventTypeName(event.type), e.what());
+    } catch (...) {
+      VS_LOG_ERROR("the pipeline observer threw a non-standard exception while handling a {} event",
+                   EventTypeName(event.type));
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace vstream

@@ -1,0 +1,40 @@
+// EventDispatcher: delivers pipeline events to the observer on one thread, in order.
+//
+// Post() never blocks on the observer. Consecutive drop events of one module and stream are
+// merged (their counts add up) so a flood of drops cannot grow the queue without bound. Every
+// event is also logged. An observer that throws is logged and keeps receiving later events.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "vstream/events.hpp"
+
+namespace vstream::detail {
+
+class EventDispatcher {
+ public:
+  ~EventDispatcher();
+  void SetCallback(EventCallback callback);
+  void Start();
+  /// Delivers what is queued, then joins the thread.
+  void Stop();
+  void Post(Event event);
+
+ private:
+  void Run();
+  void Log(const Event& event);
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Event> queue_;       // guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
+  EventCallback callback_;        // guarded by mutex_ (set before Start)
+  std::map<std::string, uint64_t> frame_errors_logged_;  // per module; guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace vstream::detail

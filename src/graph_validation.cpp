@@ -1,0 +1,189 @@
+#include "graph_validation.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "text_util.hpp"
+
+namespace vstream::detail {
+namespace {
+constexpr int kMaxParallelism = 1024;
+constexpr int kMaxQueueSize = 1000000;
+
+std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+
+// Finds a cycle with a depth-first search; returns it as "a -> b -> a", or "".
+std::string FindCycle(const std::vector<ValidatedModule>& modules) {
+  enum Mark { kWhite, kGrey, kBlack };
+  std::vector<Mark> mark(modules.size(), kWhite);
+  std::vector<size_t> path;
+  std::string cycle;
+  std::function<bool(size_t)> visit = [&](size_t v) {
+    mark[v] = kGrey;
+    path.push_back(v);
+    for (size_t child : modules[v].children) {
+      if (mark[child] == kGrey) {
+        auto start = std::find(path.begin(), path.end(), child);
+        std::vector<std::string> names;
+        for (auto it = start; it != path.end(); ++it) names.push_back(modules[*it].config->name);
+        names.push_back(modules[child].config->name);
+        cycle = Join(names, " -> ");
+        return true;
+      }
+      if (mark[child] == kWhite && visit(child)) return true;
+    }
+    path.pop_back();
+    mark[v] = kBlack;
+    return false;
+  };
+  for (size_t v = 0; v < modules.size(); ++v) {
+    if (mark[v] == kWhite && visit(v)) return cycle;
+  }
+  return {};
+}
+}  // namespace
+
+Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
+  std::vector<std::string> errors;
+  const ModuleRegistry& registry = ModuleRegistry::Instance();
+  ValidatedGraph graph;
+  std::map<std::string, size_t> index;
+
+  if (config.modules.empty()) {
+    return {StatusCode::kInvalidConfig, config.origin + ": the config defines no modules"};
+  }
+  for (const auto& module : config.modules) {
+    if (!index.emplace(module.name, graph.modules.size()).second) {
+      errors.push_back("module " + Quoted(module.name) + " is defined twice; module names must be unique");
+    }
+    ValidatedModule validated;
+    validated.config = &module;
+    graph.modules.push_back(std::move(validated));
+  }
+
+  // Classes and module-level settings.
+  bool any_source = false;
+  std::vector<std::string> source_classes;
+  for (const auto& name : registry.ClassNames()) {
+    if (registry.Find(name)->is_source) source_classes.push_back(name);
+  }
+  for (auto& module : graph.modules) {
+    const ModuleConfig& mc = *module.config;
+    const std::string prefix = "module " + Quoted(mc.name) + ": ";
+    if (mc.class_name.empty()) {
+      errors.push_back(prefix + "'class_name' is missing (known classes: " + Join(registry.ClassNames(), ", ") + ")");
+    } else if ((module.entry = registry.Find(mc.class_name)) == nullptr) {
+      std::string message = prefix + "unknown class_name " + Quoted(mc.class_name);
+      const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
+      if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
+      errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
+    } else {
+      any_source |= module.entry->is_source;
+    }
+    const bool is_source = module.entry != nullptr && module.entry->is_source;
+    if (!is_source && (mc.parallelism < 1 || mc.parallelism > kMaxParallelism)) {
+      errors.push_back(prefix + "'parallelism' must be between 1 and " + std::to_string(kMaxParallelism) +
+                       " worker threads, got " + std::to_string(mc.parallelism));
+    }
+    if (is_source && mc.parallelism < 0) {
+      errors.push_back(prefix + "'parallelism' must be 0 or more (sources ignore it), got " +
+                       std::to_string(mc.parallelism));
+    }
+    if (mc.max_input_queue_size < 1 || mc.max_input_queue_size > kMaxQueueSize) {
+      errors.push_back(prefix + "'max_input_queue_size' must be between 1 and " + std::to_string(kMaxQueueSize) +
+                       ", got " + std::to_string(mc.max_input_queue_size));
+    }
+    if (Status s = ParseSkipCondition(mc.skip_if, &module.skip); !s) errors.push_back(prefix + s.message());
+    if (module.entry != nullptr) {
+      const ModuleDescription description = module.entry->describe();
+      if (Status s = ModuleParams::Validate(mc.name, description.params, mc.params, mc.base_dir, &module.params); !s) {
+        errors.push_back(s.message());
+      }
+    }
+  }
+  if (!any_source && errors.empty()) {
+    errors.push_back("no source module: a pipeline needs at least one module whose class is a source (" +
+                     Join(source_classes, ", ") + ")");
+  }
+
+  // Edges.
+  for (size_t v = 0; v < graph.modules.size(); ++v) {
+    const ModuleConfig& mc = *graph.modules[v].config;
+    std::set<std::string> seen;
+    for (const auto& target : mc.next_modules) {
+      const std::string prefix = "module " + Quoted(mc.name) + ": ";
+      if (!seen.insert(target).second) {
+        errors.push_back(prefix + "next_modules lists " + Quoted(target) + " twice");
+        continue;
+      }
+      auto it = index.find(target);
+      if (it == index.end()) {
+        std::vector<std::string> names;
+        for (const auto& m : config.modules) names.push_back(m.name);
+        std::string message = prefix + "next_modules names " + Quoted(target) + ", which is not a module in this config";
+        const std::string guess = ClosestMatch(target, names);
+        if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
+        errors.push_back(message + "; modules: " + Join(names, ", "));
+        continue;
+      }
+      const size_t child = it->second;
+      const ValidatedModule& target_module = graph.modules[child];
+      if (target_module.entry != nullptr && target_module.entry->is_source) {
+        errors.push_back("module " + Quoted(target) + " is a source (" + target_module.entry->class_name +
+                         ") but " + Quoted(mc.name) + " lists it in next_modules; sources cannot have inputs");
+        continue;
+      }
+      graph.modules[v].children.push_back(child);
+      graph.modules[child].parents.push_back(v);
+    }
+  }
+
+  const std::string cycle = FindCycle(graph.modules);
+  if (!cycle.empty()) errors.push_back("the graph has a cycle: " + cycle + "; frames must flow one way");
+
+  // Reachability from sources (only meaningful once classes are known).
+  if (any_source) {
+    std::vector<bool> reached(graph.modules.size(), false);
+    std::vector<size_t> stack;
+    for (size_t v = 0; v < graph.modules.size(); ++v) {
+      if (graph.modules[v].entry != nullptr && graph.modules[v].entry->is_source) stack.push_back(v);
+    }
+    while (!stack.empty()) {
+      const size_t v = stack.back();
+      stack.pop_back();
+      if (reached[v]) continue;
+      reached[v] = true;
+      for (size_t child : graph.modules[v].children) stack.push_back(child);
+    }
+    for (size_t v = 0; v < graph.modules.size(); ++v) {
+      if (!reached[v] && graph.modules[v].entry != nullptr) {
+        errors.push_back("module " + Quoted(graph.modules[v].config->name) +
+                         " is not reachable from any source; add it to the next_modules of a module upstream, or remove it");
+      }
+    }
+  }
+
+  if (!errors.empty()) {
+    return {StatusCode::kInvalidConfig, config.origin + ": invalid pipeline config:\n  " + Join(errors, "\n  ")};
+  }
+
+  // Kahn's algorithm; ties keep config order.
+  std::vector<size_t> indegree(graph.modules.size());
+  for (size_t v = 0; v < graph.modules.size(); ++v) indegree[v] = graph.modules[v].parents.size();
+  std::vector<size_t> ready;
+  for (size_t v = 0; v < graph.modules.size(); ++v) {
+    if (indegree[v] == 0) ready.push_back(v);
+  }
+  for (size_t i = 0; i < ready.size(); ++i) {
+    graph.topological_order.push_back(ready[i]);
+    for (size_t child : graph.modules[ready[i]].children) {
+      if (--indegree[child] == 0) ready.push_back(child);
+    }
+  }
+  if (out != nullptr) *out = std::move(graph);
+  return Status::Ok();
+}
+
+}  // namespace vstream::detail

@@ -1,0 +1,198 @@
+#include "module_node.hpp"
+
+#include <chrono>
+#include <exception>
+
+#include "frame_access.hpp"
+#include "log_internal.hpp"
+#include "pipeline_impl.hpp"
+#include "vstream/registry.hpp"
+
+namespace vstream::detail {
+
+ModuleNode::ModuleNode(PipelineImpl* pipeline_in, std::unique_ptr<Module> module_in, ModuleConfig config_in,
+                       bool is_source_in, ModuleParams params_in, SkipPredicate skip)
+    : pipeline(pipeline_in),
+      module(std::move(module_in)),
+      config(std::move(config_in)),
+      is_source(is_source_in),
+      params(std::move(params_in)),
+      skip_(std::move(skip)) {}
+
+ModuleNode::~ModuleNode() {
+  CloseQueues(true);
+  JoinWorkers();
+}
+
+void ModuleNode::CreateQueues() {
+  queues_.clear();
+  join_mutexes_.clear();
+  if (is_source) return;
+  const size_t workers = static_cast<size_t>(config.parallelism);
+  for (size_t i = 0; i < workers; ++i) {
+    queues_.push_back(std::make_unique<BoundedQueue<FramePtr>>(static_cast<size_t>(config.max_input_queue_size)));
+    if (join_slot >= 0) join_mutexes_.push_back(std::make_unique<std::mutex>());
+  }
+}
+
+void ModuleNode::StartWorkers() {
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    workers_.emplace_back([this, i] { WorkerLoop(i); });
+  }
+}
+
+void ModuleNode::CloseQueues(bool discard) {
+  for (auto& queue : queues_) {
+    if (discard) {
+      queue->CloseAndClear();
+    } else {
+      queue->Close();
+    }
+  }
+}
+
+void ModuleNode::JoinWorkers() {
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+bool ModuleNode::Deliver(FramePtr frame) {
+  if (pipeline->aborting()) return false;
+  const size_t worker = FrameAccess::RouteHash(*frame) % queues_.size();
+  if (join_slot < 0) return Enqueue(worker, std::move(frame));
+  // Count this parent's arrival and enqueue on the last one, under the worker's lock, so that the
+  // order of enqueueing follows the order of completion for every stream of this worker.
+  std::lock_guard<std::mutex> lock(*join_mutexes_[worker]);
+  const uint32_t arrived = FrameAccess::JoinCount(*frame, join_slot).fetch_add(1, std::memory_order_relaxed) + 1;
+  if (arrived < parents.size()) return true;
+  return Enqueue(worker, std::move(frame));
+}
+
+bool ModuleNode::Enqueue(size_t worker, FramePtr frame) {
+  BoundedQueue<FramePtr>& queue = *queues_[worker];
+  switch (config.queue_policy) {
+    case QueuePolicy::kBlock:
+      return queue.Push(std::move(frame));
+    case QueuePolicy::kDropNewest: {
+      if (frame->IsEos()) return queue.Push(std::move(frame));  // EOS is never dropped
+      switch (queue.TryPush(frame)) {
+        case BoundedQueue<FramePtr>::TryResult::kPushed: return true;
+        case BoundedQueue<FramePtr>::TryResult::kClosed: return false;
+        case BoundedQueue<FramePtr>::TryResult::kFull: CountDrop(frame); return true;
+      }
+      return true;
+    }
+    case QueuePolicy::kDropOldest: {
+      FramePtr evicted;
+      const bool pushed = queue.PushEvictOldest(
+          std::move(frame), [](const FramePtr& queued) { return !queued->IsEos(); }, &evicted);
+      if (evicted) CountDrop(evicted);
+      return pushed;
+    }
+  }
+  return false;
+}
+
+void ModuleNode::CountDrop(const FramePtr& frame) {
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (const auto& state = FrameAccess::State(*frame)) state->dropped.fetch_add(1, std::memory_order_relaxed);
+  pipeline->PostEvent(EventType::kFramesDropped, config.name, frame->stream_id,
+                      "queue full (queue_policy " + std::string(QueuePolicyName(config.queue_policy)) + ")");
+}
+
+bool ModuleNode::Forward(FramePtr frame) {
+  frames_out_.fetch_add(1, std::memory_order_relaxed);
+  if (children.empty()) {
+    pipeline->CompleteAtLeaf(frame);
+    return true;
+  }
+  bool delivered = true;
+  for (size_t i = 0; i + 1 < children.size(); ++i) delivered &= children[i]->Deliver(frame);
+  delivered &= children.back()->Deliver(std::move(frame));
+  return delivered;
+}
+
+bool ModuleNode::Transmit(FramePtr frame) {
+  if (frame == nullptr || pipeline->aborting()) return false;
+  if (is_source) pipeline->AttachStream(*frame, this);
+  return Forward(std::move(frame));
+}
+
+void ModuleNode::WorkerLoop(size_t worker) {
+  FramePtr frame;
+  while (queues_[worker]->Pop(&frame)) {
+    if (pipeline->aborting()) {
+      frame.reset();
+      continue;
+    }
+    Handle(std::move(frame));
+  }
+}
+
+void ModuleNode::Handle(FramePtr frame) {
+  const bool eos = frame->IsEos();
+  if (!eos && skip_ && skip_(*frame)) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    Forward(std::move(frame));
+    return;
+  }
+  frames_in_.fetch_add(1, std::memory_order_relaxed);
+  const bool profiling = pipeline->profiling;
+  const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  int result = 0;
+  std::string exception_message;
+  try {
+    result = module->Process(frame);
+  } catch (const std::exception& e) {
+    result = -1;
+    exception_message = std::string("Process threw: ") + e.what();
+  } catch (...) {
+    result = -1;
+    exception_message = "Process threw a non-standard exception";
+  }
+  if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
+
+  if (result == 0) {
+    Forward(std::move(frame));
+    return;
+  }
+  if (result > 0) return;  // the module forwards it later with Transmit
+
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  std::string message = !exception_message.empty() ? exception_message : Module::LastError();
+  Module::ClearLastError();
+  if (message.empty()) message = "Process returned " + std::to_string(result);
+  if (eos) {
+    // An end of stream must reach every module: report the failure and forward it anyway.
+    pipeline->PostEvent(EventType::kModuleError, config.name, frame->stream_id,
+                        "failed while handling the end of stream: " + message);
+    Forward(std::move(frame));
+    return;
+  }
+  pipeline->PostEvent(EventType::kFrameError, config.name, frame->stream_id, std::move(message), frame->frame_index);
+}
+
+ModuleStats ModuleNode::Stats(double uptime_s) const {
+  ModuleStats stats;
+  stats.name = config.name;
+  stats.class_name = std::string(ModuleRegistry::Canonical(config.class_name));
+  stats.parallelism = is_source ? 0 : config.parallelism;
+  stats.frames_in = frames_in_.load(std::memory_order_relaxed);
+  stats.frames_out = frames_out_.load(std::memory_order_relaxed);
+  stats.frames_skipped = skipped_.load(std::memory_order_relaxed);
+  stats.frames_dropped = dropped_.load(std::memory_order_relaxed);
+  stats.errors = errors_.load(std::memory_order_relaxed);
+  for (const auto& queue : queues_) {
+    stats.queue_depth += queue->size();
+    stats.queue_capacity += queue->capacity();
+  }
+  stats.latency_p50_ms = latency_.PercentileMs(0.50);
+  stats.latency_p99_ms = latency_.PercentileMs(0.99);
+  const uint64_t counted = is_source ? stats.frames_out : stats.frames_in;
+  stats.fps = uptime_s > 0 ? static_cast<double>(counted) / uptime_s : 0;
+  return stats;
+}
+
+}  // namespace vstream::detail

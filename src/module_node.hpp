@@ -1,0 +1,79 @@
+// ModuleNode: one module inside a running pipeline: its workers, queues, edges and counters.
+//
+// A frame reaches a node through Deliver() (from a parent, or from the source itself), waits in
+// the queue of worker hash(stream) % parallelism, goes through the module's Process, and leaves
+// through Forward(): to every child, or, at a leaf, to the pipeline's end-of-path accounting.
+// A node with several parents counts each frame's arrivals and enqueues it once, when the last
+// parent delivered it; counting and enqueueing happen under one lock per worker so frames of a
+// stream keep their order even when different parents complete them.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bounded_queue.hpp"
+#include "latency_histogram.hpp"
+#include "vstream/config.hpp"
+#include "vstream/module.hpp"
+#include "vstream/skip_condition.hpp"
+#include "vstream/stats.hpp"
+
+namespace vstream::detail {
+
+class PipelineImpl;
+
+class ModuleNode {
+ public:
+  ModuleNode(PipelineImpl* pipeline, std::unique_ptr<Module> module, ModuleConfig config, bool is_source,
+             ModuleParams params, SkipPredicate skip);
+  ~ModuleNode();
+
+  /// Called with a frame this node is to process. False when the pipeline is aborting or closed.
+  bool Deliver(FramePtr frame);
+  /// This node is done with `frame`: hand it to the children (or finish it at a leaf).
+  bool Forward(FramePtr frame);
+  /// Module::Transmit lands here.
+  bool Transmit(FramePtr frame);
+
+  void CreateQueues();
+  void StartWorkers();
+  /// Graceful: workers finish what is queued. Abort: queued frames are released now.
+  void CloseQueues(bool discard);
+  void JoinWorkers();
+
+  ModuleStats Stats(double uptime_s) const;
+
+  PipelineImpl* const pipeline;
+  const std::unique_ptr<Module> module;
+  const ModuleConfig config;
+  const bool is_source;
+  const ModuleParams params;
+  std::vector<ModuleNode*> children;
+  std::vector<ModuleNode*> parents;
+  int join_slot = -1;       // index of this node's arrival counter in each frame, when it has >1 parent
+  int reachable_leaves = 0; // sources: distinct leaf modules downstream (EOS accounting)
+
+ private:
+  void WorkerLoop(size_t worker);
+  void Handle(FramePtr frame);
+  bool Enqueue(size_t worker, FramePtr frame);
+  void CountDrop(const FramePtr& frame);
+
+  const SkipPredicate skip_;
+  std::vector<std::unique_ptr<BoundedQueue<FramePtr>>> queues_;  // one per worker; set before StartWorkers
+  std::vector<std::unique_ptr<std::mutex>> join_mutexes_;        // one per worker, join nodes only
+  std::vector<std::thread> workers_;
+
+  std::atomic<uint64_t> frames_in_{0};
+  std::atomic<uint64_t> frames_out_{0};
+  std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> errors_{0};
+  LatencyHistogram latency_;
+};
+
+}  // namespace vstream::detail

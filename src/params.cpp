@@ -1,0 +1,239 @@
+#include "vstream/params.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include "text_util.hpp"
+
+namespace vstream {
+
+std::string_view ParamTypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kString: return "string";
+    case ParamType::kInt: return "int";
+    case ParamType::kDouble: return "number";
+    case ParamType::kBool: return "bool";
+    case ParamType::kEnum: return "enum";
+    case ParamType::kPath: return "path";
+    case ParamType::kList: return "list";
+  }
+  return "string";
+}
+
+ParamSpec ParamSpec::String(std::string name, std::string default_value, std::string description) {
+  return {std::move(name), ParamType::kString, std::move(default_value), false, std::move(description)};
+}
+ParamSpec ParamSpec::Int(std::string name, int64_t default_value, std::string description) {
+  return {std::move(name), ParamType::kInt, std::to_string(default_value), false, std::move(description)};
+}
+ParamSpec ParamSpec::Double(std::string name, double default_value, std::string description) {
+  return {std::move(name), ParamType::kDouble, detail::FormatNumber(default_value), false, std::move(description)};
+}
+ParamSpec ParamSpec::Bool(std::string name, bool default_value, std::string description) {
+  return {std::move(name), ParamType::kBool, default_value ? "true" : "false", false, std::move(description)};
+}
+ParamSpec ParamSpec::Enum(std::string name, std::string default_value, std::vector<std::string> choices,
+                          std::string description) {
+  ParamSpec spec{std::move(name), ParamType::kEnum, std::move(default_value), false, std::move(description)};
+  spec.choices = std::move(choices);
+  return spec;
+}
+ParamSpec ParamSpec::Path(std::string name, std::string default_value, std::string description) {
+  return {std::move(name), ParamType::kPath, std::move(default_value), false, std::move(description)};
+}
+ParamSpec ParamSpec::List(std::string name, std::string default_value, std::string description) {
+  return {std::move(name), ParamType::kList, std::move(default_value), false, std::move(description)};
+}
+
+std::optional<bool> ParseBool(const std::string& text) {
+  const std::string v = detail::ToLower(detail::Trim(text));
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<int64_t> ParseInt(const std::string& text) {
+  const std::string v = detail::Trim(text);
+  if (v.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || end != v.c_str() + v.size()) {
+    // Accept integral floating-point spellings such as "40.0" or 4e1.
+    char* dend = nullptr;
+    const double d = std::strtod(v.c_str(), &dend);
+    if (dend == v.c_str() + v.size() && std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+      return static_cast<int64_t>(d);
+    }
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> ParseDouble(const std::string& text) {
+  const std::string v = detail::Trim(text);
+  if (v.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(v.c_str(), &end);
+  if (end != v.c_str() + v.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+std::string RangeText(const ParamSpec& spec) {
+  const bool has_min = std::isfinite(spec.min);
+  const bool has_max = std::isfinite(spec.max);
+  if (has_min && has_max) {
+    return "between " + detail::FormatNumber(spec.min) + " and " + detail::FormatNumber(spec.max);
+  }
+  if (has_min) return "at least " + detail::FormatNumber(spec.min);
+  return "at most " + detail::FormatNumber(spec.max);
+}
+
+bool IsUri(const std::string& value) { return value.find("://") != std::string::npos; }
+
+// Checks one value against its spec; returns the normalized text or sets `error`.
+std::string Normalize(const ParamSpec& spec, const std::string& value, const std::filesystem::path& base_dir,
+                      std::string* error) {
+  auto fail = [&](const std::string& expected) {
+    *error = "parameter '" + spec.name + "' must be " + expected + ", got '" + value + "'";
+    return std::string();
+  };
+  switch (spec.type) {
+    case ParamType::kString:
+    case ParamType::kList:
+      return value;
+    case ParamType::kInt: {
+      auto v = ParseInt(value);
+      if (!v) return fail("a whole number");
+      if (static_cast<double>(*v) < spec.min || static_cast<double>(*v) > spec.max) return fail(RangeText(spec));
+      return std::to_string(*v);
+    }
+    case ParamType::kDouble: {
+      auto v = ParseDouble(value);
+      if (!v) return fail("a number");
+      if (*v < spec.min || *v > spec.max) return fail(RangeText(spec));
+      return detail::FormatNumber(*v);
+    }
+    case ParamType::kBool: {
+      auto v = ParseBool(value);
+      if (!v) return fail("true or false");
+      return *v ? "true" : "false";
+    }
+    case ParamType::kEnum: {
+      const std::string lower = detail::ToLower(detail::Trim(value));
+      for (const auto& choice : spec.choices) {
+        if (detail::ToLower(choice) == lower) return choice;
+      }
+      return fail("one of: " + detail::Join(spec.choices, ", "));
+    }
+    case ParamType::kPath: {
+      const std::string v = detail::Trim(value);
+      if (v.empty() || IsUri(v)) return v;
+      std::filesystem::path p(v);
+      if (p.is_relative() && !base_dir.empty()) p = base_dir / p;
+      return p.lexically_normal().string();
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+Status ModuleParams::Validate(const std::string& module, const std::vector<ParamSpec>& specs,
+                              const std::map<std::string, std::string>& raw,
+                              const std::filesystem::path& base_dir, ModuleParams* out) {
+  std::vector<std::string> errors;
+  const std::string prefix = "module '" + module + "': ";
+  std::vector<std::string> names;
+  for (const auto& spec : specs) names.push_back(spec.name);
+
+  for (const auto& [key, value] : raw) {
+    (void)value;
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    std::string message = prefix + "unknown parameter '" + key + "'";
+    const std::string guess = detail::ClosestMatch(key, names);
+    if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
+    message += names.empty() ? "; this module takes no custom_params"
+                             : "; known parameters: " + detail::Join(names, ", ");
+    errors.push_back(std::move(message));
+  }
+
+  ModuleParams params;
+  for (const auto& spec : specs) {
+    auto it = raw.find(spec.name);
+    if (it == raw.end()) {
+      if (spec.required) {
+        errors.push_back(prefix + "parameter '" + spec.name + "' is required (" + spec.description + ")");
+      } else if (!spec.default_value.empty()) {
+        std::string ignored;
+        params.values_[spec.name] = Normalize(spec, spec.default_value, base_dir, &ignored);
+      }
+      continue;
+    }
+    std::string error;
+    std::string normalized = Normalize(spec, it->second, base_dir, &error);
+    if (!error.empty()) {
+      errors.push_back(prefix + error);
+      continue;
+    }
+    params.values_[spec.name] = std::move(normalized);
+  }
+
+  if (!errors.empty()) return {StatusCode::kInvalidConfig, detail::Join(errors, "\n")};
+  if (out != nullptr) *out = std::move(params);
+  return Status::Ok();
+}
+
+bool ModuleParams::Has(const std::string& key) const { return values_.count(key) != 0; }
+
+const std::string& ModuleParams::Raw(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) {
+    throw std::out_of_range("vstream::ModuleParams: parameter '" + key +
+                            "' was not declared by the module or has no value (check Has() first)");
+  }
+  return it->second;
+}
+
+std::string ModuleParams::GetString(const std::string& key) const { return Raw(key); }
+
+int64_t ModuleParams::GetInt(const std::string& key) const {
+  auto v = ParseInt(Raw(key));
+  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a whole number");
+  return *v;
+}
+
+double ModuleParams::GetDouble(const std::string& key) const {
+  auto v = ParseDouble(Raw(key));
+  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a number");
+  return *v;
+}
+
+bool ModuleParams::GetBool(const std::string& key) const {
+  auto v = ParseBool(Raw(key));
+  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a boolean");
+  return *v;
+}
+
+std::filesystem::path ModuleParams::GetPath(const std::string& key) const { return Raw(key); }
+
+std::vector<std::string> ModuleParams::GetList(const std::string& key) const {
+  const std::string& raw = Raw(key);
+  // Arrays arrive joined by '\n'; a plain string is a comma-separated list.
+  const char separator = raw.find('\n') != std::string::npos ? '\n' : ',';
+  std::vector<std::string> items;
+  for (auto& item : detail::Split(raw, separator)) {
+    std::string trimmed = detail::Trim(item);
+    if (!trimmed.empty()) items.push_back(std::move(trimmed));
+  }
+  return items;
+}
+
+}  // namespace vstream

@@ -1,0 +1,465 @@
+#include "vstream/pipeline.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "graph_validation.hpp"
+#include "log_internal.hpp"
+#include "pipeline_impl.hpp"
+#include "text_util.hpp"
+#include "vstream/registry.hpp"
+
+namespace vstream {
+namespace detail {
+
+bool PipelineImpl::ForkedChild() const { return owner_pid != 0 && owner_pid != ::getpid(); }
+
+Status PipelineImpl::ForkError() const {
+  return {StatusCode::kFailedState,
+          "pipeline '" + name + "' was started in process " + std::to_string(owner_pid) +
+              " and cannot be used in process " + std::to_string(::getpid()) +
+              ", a child forked from it: its worker threads do not exist in the child. Create and start "
+              "pipelines after forking, or start other processes with spawn semantics (posix_spawn or "
+              "fork+exec, as `vstream run a.json b.json` does)"};
+}
+
+Status PipelineImpl::RegisterStream(const std::string& stream_id, ModuleNode* source) {
+  std::lock_guard<std::mutex> lock(streams_mutex);
+  if (!accepting_streams) {
+    return {StatusCode::kFailedState, "pipeline '" + name + "' is not running; start it before adding streams"};
+  }
+  if (active_streams.count(stream_id) != 0) {
+    return {StatusCode::kInvalidArgument, "stream id '" + stream_id + "' is already in use in pipeline '" + name +
+                                              "'; choose another id or remove that stream first"};
+  }
+  auto stream = std::make_shared<StreamState>(stream_id, this, source->reachable_leaves);
+  active_streams.emplace(stream_id, stream);
+  all_streams.push_back(std::move(stream));
+  ++unfinished_streams;
+  return Status::Ok();
+}
+
+void PipelineImpl::UnregisterStream(const std::string& stream_id) {
+  {
+    std::lock_guard<std::mutex> lock(streams_mutex);
+    auto it = active_streams.find(stream_id);
+    if (it == active_streams.end()) return;
+    std::shared_ptr<StreamState> stream = it->second;
+    active_streams.erase(it);
+    all_streams.erase(std::remove(all_streams.begin(), all_streams.end(), stream), all_streams.end());
+    --unfinished_streams;
+  }
+  streams_changed.notify_all();
+}
+
+void PipelineImpl::AttachStream(Frame& frame, ModuleNode* source) {
+  const auto& attached = FrameAccess::State(frame);
+  if (attached && attached->owner == this) return;  // re-transmitted by the same pipeline
+  std::shared_ptr<StreamState> stream;
+  {
+    std::lock_guard<std::mutex> lock(streams_mutex);
+    auto it = active_streams.find(frame.stream_id);
+    if (it == active_streams.end()) {
+      // A stream the source did not register through AddSource: track it from its first frame.
+      stream = std::make_shared<StreamState>(frame.stream_id, this, source->reachable_leaves);
+      all_streams.push_back(stream);
+      ++unfinished_streams;
+      if (!frame.IsEos()) active_streams.emplace(frame.stream_id, stream);
+    } else {
+      stream = it->second;
+      // After its EOS the id is free: a new stream with the same id gets fresh stream.
+      if (frame.IsEos()) active_streams.erase(it);
+    }
+  }
+  if (!frame.IsEos()) stream->frames.fetch_add(1, std::memory_order_relaxed);
+  FrameAccess::Attach(frame, std::move(stream), join_slots);
+}
+
+void PipelineImpl::CompleteAtLeaf(const FramePtr& frame) {
+  const auto& stream = FrameAccess::State(*frame);
+  if (!stream) return;
+  if (!frame->IsEos()) {
+    stream->completed.fetch_add(1, std::memory_order_relaxed);
+    if (profiling) stream->latency.Record(std::chrono::steady_clock::now() - frame->created);
+    return;
+  }
+  if (stream->pending_leaves.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last leaf saw the EOS: the stream is done.
+  {
+    std::lock_guard<std::mutex> stream_lock(stream->mutex);
+    stream->finished = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(streams_mutex);
+    --unfinished_streams;
+    // Keep stats of a bounded number of finished streams.
+    size_t finished = 0;
+    for (const auto& s : all_streams) {
+      std::lock_guard<std::mutex> stream_lock(s->mutex);
+      finished += s->finished ? 1 : 0;
+    }
+    if (finished > kFinishedStreamsKept) {
+      for (auto it = all_streams.begin(); it != all_streams.end(); ++it) {
+        std::lock_guard<std::mutex> stream_lock((*it)->mutex);
+        if ((*it)->finished) {
+          all_streams.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  PostEvent(EventType::kStreamEos, {}, stream->stream_id, "end of stream");
+  streams_changed.notify_all();
+}
+
+void PipelineImpl::RecordStreamError(const std::string& stream_id, const std::string& message) {
+  std::shared_ptr<StreamState> stream;
+  {
+    std::lock_guard<std::mutex> lock(streams_mutex);
+    auto it = active_streams.find(stream_id);
+    if (it != active_streams.end()) stream = it->second;
+  }
+  if (stream) {
+    std::lock_guard<std::mutex> stream_lock(stream->mutex);
+    stream->error = message;
+  }
+}
+
+void PipelineImpl::PostEvent(EventType type, std::string module, std::string stream_id, std::string message,
+                             int64_t frame_index, uint64_t count) {
+  Event event;
+  event.type = type;
+  event.module = std::move(module);
+  event.stream_id = std::move(stream_id);
+  event.message = std::move(message);
+  event.frame_index = frame_index;
+  event.count = count;
+  events.Post(std::move(event));
+}
+
+}  // namespace detail
+
+using detail::ModuleNode;
+using detail::PipelineImpl;
+
+Pipeline::Pipeline(std::string name) : impl_(std::make_unique<PipelineImpl>(std::move(name))) {}
+
+Pipeline::~Pipeline() {
+  if (impl_->ForkedChild()) {
+    // The threads this object would join do not exist in a forked child, and its locks may be
+    // held forever: leak it rather than hang.
+    (void)impl_.release();
+    return;
+  }
+  Stop(StopMode::kAbort);
+}
+
+const std::string& Pipeline::name() const { return impl_->name; }
+const GraphConfig& Pipeline::config() const { return impl_->config; }
+bool Pipeline::running() const { return impl_->state.load() == PipelineImpl::State::kRunning; }
+
+Status Pipeline::BuildFromFile(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  GraphConfig config;
+  if (Status s = GraphConfig::FromFile(path, &config); !s) return s;
+  for (const auto& assignment : overrides) {
+    if (Status s = config.Set(assignment); !s) return s;
+  }
+  return Build(config);
+}
+
+Status Pipeline::BuildFromString(const std::string& json, const std::filesystem::path& base_dir) {
+  GraphConfig config;
+  if (Status s = GraphConfig::FromString(json, base_dir, &config); !s) return s;
+  return Build(config);
+}
+
+Status Pipeline::Build(const GraphConfig& config) {
+  std::lock_guard<std::mutex> api_lock(impl_->api_mutex);
+  const auto state = impl_->state.load();
+  if (state == PipelineImpl::State::kRunning || state == PipelineImpl::State::kStopping) {
+    return {StatusCode::kFailedState, "pipeline '" + impl_->name + "' is running; stop it before building again"};
+  }
+  GraphConfig copy = config;
+  detail::ValidatedGraph graph;
+  if (Status s = detail::ValidateGraph(copy, &graph); !s) return s;
+
+  impl_->nodes.clear();
+  impl_->by_name.clear();
+  impl_->sources.clear();
+  impl_->join_slots = 0;
+  // `graph` points at the modules of `copy`; moving the vector keeps those addresses.
+  impl_->config = std::move(copy);
+  impl_->profiling = impl_->config.profiler.enable_profiling;
+  if (impl_->config.profiler.enable_tracing) {
+    VS_LOG_WARN("profiler_config.enable_tracing is not supported yet and is ignored; per-module and per-stream "
+                "statistics (Pipeline::GetStats) are collected while enable_profiling is true");
+  }
+
+  std::vector<ModuleNode*> by_index(graph.modules.size(), nullptr);
+  for (size_t index : graph.topological_order) {
+    detail::ValidatedModule& vm = graph.modules[index];
+    std::unique_ptr<Module> module = vm.entry->factory(vm.config->name);
+    if (module == nullptr) {
+      return {StatusCode::kRuntimeError, "module '" + vm.config->name + "': the factory of class '" +
+                                             vm.entry->class_name + "' returned nothing"};
+    }
+    auto node = std::make_unique<ModuleNode>(impl_.get(), std::move(module), *vm.config, vm.entry->is_source,
+                                             std::move(vm.params), std::move(vm.skip));
+    by_index[index] = node.get();
+    impl_->by_name[vm.config->name] = node.get();
+    if (node->is_source) impl_->sources.push_back(node.get());
+    impl_->nodes.push_back(std::move(node));
+  }
+  for (size_t index = 0; index < graph.modules.size(); ++index) {
+    ModuleNode* node = by_index[index];
+    for (size_t child : graph.modules[index].children) node->children.push_back(by_index[child]);
+    for (size_t parent : graph.modules[index].parents) node->parents.push_back(by_index[parent]);
+    if (node->parents.size() > 1) node->join_slot = static_cast<int>(impl_->join_slots++);
+  }
+  // Distinct leaves below each source: that many modules must see a stream's EOS.
+  for (ModuleNode* source : impl_->sources) {
+    std::set<ModuleNode*> seen;
+    std::vector<ModuleNode*> stack{source};
+    while (!stack.empty()) {
+      ModuleNode* node = stack.back();
+      stack.pop_back();
+      if (!seen.insert(node).second) continue;
+      if (node->children.empty()) ++source->reachable_leaves;
+      for (ModuleNode* child : node->children) stack.push_back(child);
+    }
+  }
+  for (auto& node : impl_->nodes) node->module->node_ = node.get();
+  impl_->state = PipelineImpl::State::kBuilt;
+  return Status::Ok();
+}
+
+void Pipeline::SetObserver(EventCallback callback) { impl_->events.SetCallback(std::move(callback)); }
+
+Status Pipeline::Start() {
+  if (impl_->ForkedChild()) return impl_->ForkError();
+  std::lock_guard<std::mutex> api_lock(impl_->api_mutex);
+  const auto state = impl_->state.load();
+  if (state == PipelineImpl::State::kEmpty) {
+    return {StatusCode::kFailedState, "pipeline '" + impl_->name + "' has no modules: call Build first"};
+  }
+  if (state == PipelineImpl::State::kRunning) {
+    return {StatusCode::kFailedState, "pipeline '" + impl_->name + "' is already running"};
+  }
+  impl_->owner_pid = ::getpid();
+  impl_->aborting_ = false;
+  impl_->abort_requested = false;
+  impl_->start_time = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+    impl_->active_streams.clear();
+    impl_->all_streams.clear();
+    impl_->unfinished_streams = 0;
+    impl_->accepting_streams = true;
+  }
+  impl_->events.Start();
+  for (auto& node : impl_->nodes) node->CreateQueues();
+
+  // Open downstream modules first and start their workers, then the sources, so that the first
+  // frame a source produces finds everything ready.
+  std::vector<ModuleNode*> opened;
+  auto fail = [&](ModuleNode* node, const std::string& why) {
+    for (auto& n : impl_->nodes) n->CloseQueues(true);
+    for (auto& n : impl_->nodes) n->JoinWorkers();
+    for (auto it = opened.rbegin(); it != opened.rend(); ++it) (*it)->module->Close();
+    {
+      std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+      impl_->accepting_streams = false;
+    }
+    impl_->events.Stop();
+    impl_->state = PipelineImpl::State::kBuilt;
+    return Status(StatusCode::kRuntimeError, "module '" + node->config.name + "' (" +
+                                                 std::string(ModuleRegistry::Canonical(node->config.class_name)) +
+                                                 ") failed to open: " + why);
+  };
+  auto open = [&](ModuleNode* node) -> std::string {
+    Module::ClearLastError();
+    bool ok = false;
+    std::string why;
+    try {
+      ok = node->module->Open(node->params);
+    } catch (const std::exception& e) {
+      why = std::string("Open threw: ") + e.what();
+    }
+    if (ok) return {};
+    if (why.empty()) why = Module::LastError().empty() ? "Open returned false without a reason" : Module::LastError();
+    Module::ClearLastError();
+    return why;
+  };
+  impl_->state = PipelineImpl::State::kRunning;
+  for (auto it = impl_->nodes.rbegin(); it != impl_->nodes.rend(); ++it) {
+    ModuleNode* node = it->get();
+    if (node->is_source) continue;
+    if (std::string why = open(node); !why.empty()) return fail(node, why);
+    opened.push_back(node);
+    node->StartWorkers();
+  }
+  for (ModuleNode* node : impl_->sources) {
+    if (std::string why = open(node); !why.empty()) {
+      impl_->aborting_ = true;
+      return fail(node, why);
+    }
+    opened.push_back(node);
+  }
+  VS_LOG_DEBUG("pipeline '{}' started with {} modules", impl_->name, impl_->nodes.size());
+  return Status::Ok();
+}
+
+Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
+  if (impl_->ForkedChild()) return impl_->ForkError();
+  if (mode == StopMode::kAbort) {
+    // Cut short a graceful stop that another thread may be waiting in.
+    std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+    impl_->abort_requested = true;
+    impl_->streams_changed.notify_all();
+  }
+  std::lock_guard<std::mutex> api_lock(impl_->api_mutex);
+  if (impl_->state.load() != PipelineImpl::State::kRunning) return Status::Ok();
+  impl_->state = PipelineImpl::State::kStopping;
+  Status result;
+
+  if (mode == StopMode::kGraceful) {
+    for (ModuleNode* source : impl_->sources) static_cast<SourceModule*>(source->module.get())->RemoveAllSources();
+    std::unique_lock<std::mutex> lock(impl_->streams_mutex);
+    impl_->accepting_streams = false;
+    const bool drained = impl_->streams_changed.wait_for(lock, drain_timeout, [this] {
+      return impl_->unfinished_streams == 0 || impl_->abort_requested;
+    });
+    if (impl_->abort_requested || !drained) {
+      const std::string message =
+          impl_->abort_requested
+              ? "graceful stop cut short by an abort; " + std::to_string(impl_->unfinished_streams) +
+                    " stream(s) did not finish and their queued frames were dropped"
+              : "graceful stop timed out after " + std::to_string(drain_timeout.count()) + " ms; " +
+                    std::to_string(impl_->unfinished_streams) +
+                    " stream(s) did not finish and their queued frames were dropped";
+      if (!impl_->abort_requested) result = Status(StatusCode::kRuntimeError, message);
+      lock.unlock();
+      // The observer hears it before the workers are joined (a module stuck in Process may need it).
+      impl_->PostEvent(EventType::kModuleError, {}, {}, "pipeline '" + impl_->name + "': " + message);
+      mode = StopMode::kAbort;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+    impl_->accepting_streams = false;
+  }
+  if (mode == StopMode::kAbort) {
+    impl_->aborting_ = true;
+    for (auto& node : impl_->nodes) node->CloseQueues(true);  // wakes producers blocked on full queues
+    for (ModuleNode* source : impl_->sources) source->module->Close();
+    for (auto& node : impl_->nodes) node->JoinWorkers();
+    for (auto& node : impl_->nodes) {
+      if (!node->is_source) node->module->Close();
+    }
+  } else {
+    for (auto& node : impl_->nodes) node->CloseQueues(false);
+    for (auto& node : impl_->nodes) node->JoinWorkers();
+    for (auto& node : impl_->nodes) node->module->Close();  // sources first: topological order
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+    impl_->active_streams.clear();
+    impl_->unfinished_streams = 0;
+  }
+  impl_->streams_changed.notify_all();
+  impl_->events.Stop();
+  impl_->state = PipelineImpl::State::kStopped;
+  VS_LOG_DEBUG("pipeline '{}' stopped", impl_->name);
+  return result;
+}
+
+Status Pipeline::AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options,
+                           const std::string& source_module) {
+  if (impl_->ForkedChild()) return impl_->ForkError();
+  if (impl_->state.load() != PipelineImpl::State::kRunning) {
+    return {StatusCode::kFailedState, "pipeline '" + impl_->name + "' is not running; call Start before AddSource"};
+  }
+  ModuleNode* target = nullptr;
+  if (source_module.empty()) {
+    if (impl_->sources.size() != 1) {
+      std::vector<std::string> names;
+      for (ModuleNode* s : impl_->sources) names.push_back(s->config.name);
+      return {StatusCode::kInvalidArgument, "pipeline '" + impl_->name + "' has " + std::to_string(names.size()) +
+                                                " source modules (" + detail::Join(names, ", ") +
+                                                "); name the one to add '" + stream_id + "' to"};
+    }
+    target = impl_->sources.front();
+  } else {
+    auto it = impl_->by_name.find(source_module);
+    if (it == impl_->by_name.end() || !it->second->is_source) {
+      return {StatusCode::kNotFound, "pipeline '" + impl_->name + "' has no source module named '" + source_module + "'"};
+    }
+    target = it->second;
+  }
+  return static_cast<SourceModule*>(target->module.get())->AddSource(stream_id, uri, options);
+}
+
+Status Pipeline::RemoveSource(const std::string& stream_id) {
+  if (impl_->ForkedChild()) return impl_->ForkError();
+  for (ModuleNode* source : impl_->sources) {
+    auto* module = static_cast<SourceModule*>(source->module.get());
+    if (module->HasStream(stream_id)) return module->RemoveSource(stream_id);
+  }
+  return {StatusCode::kNotFound, "no active stream '" + stream_id + "' in pipeline '" + impl_->name + "'"};
+}
+
+bool Pipeline::WaitForStreams(std::chrono::milliseconds timeout) {
+  if (impl_->ForkedChild()) return false;
+  std::unique_lock<std::mutex> lock(impl_->streams_mutex);
+  auto done = [this] {
+    return impl_->unfinished_streams == 0 || impl_->state.load() != PipelineImpl::State::kRunning;
+  };
+  if (timeout == std::chrono::milliseconds::max()) {
+    impl_->streams_changed.wait(lock, done);
+  } else {
+    impl_->streams_changed.wait_for(lock, timeout, done);
+  }
+  return impl_->unfinished_streams == 0;
+}
+
+PipelineStats Pipeline::GetStats() const {
+  PipelineStats stats;
+  if (impl_->ForkedChild()) return stats;
+  const auto now = std::chrono::steady_clock::now();
+  const auto state = impl_->state.load();
+  if (state == PipelineImpl::State::kEmpty || state == PipelineImpl::State::kBuilt) return stats;
+  stats.uptime_s = std::chrono::duration<double>(now - impl_->start_time).count();
+  for (const auto& node : impl_->nodes) stats.modules.push_back(node->Stats(stats.uptime_s));
+  std::vector<std::shared_ptr<detail::StreamState>> streams;
+  {
+    std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+    streams = impl_->all_streams;
+  }
+  for (const auto& s : streams) {
+    StreamStats out;
+    out.stream_id = s->stream_id;
+    out.frames = s->frames.load(std::memory_order_relaxed);
+    out.frames_completed = s->completed.load(std::memory_order_relaxed);
+    out.frames_dropped = s->dropped.load(std::memory_order_relaxed);
+    const double seconds = std::chrono::duration<double>(now - s->started).count();
+    out.fps = seconds > 0 ? static_cast<double>(out.frames) / seconds : 0;
+    out.latency_p50_ms = s->latency.PercentileMs(0.50);
+    out.latency_p99_ms = s->latency.PercentileMs(0.99);
+    {
+      std::lock_guard<std::mutex> stream_lock(s->mutex);
+      out.finished = s->finished;
+      out.error = s->error;
+    }
+    stats.streams.push_back(std::move(out));
+  }
+  return stats;
+}
+
+Module* Pipeline::GetModule(const std::string& name) const {
+  auto it = impl_->by_name.find(name);
+  return it == impl_->by_name.end() ? nullptr : it->second->module.get();
+}
+
+}  // namespace vstream

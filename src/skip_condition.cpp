@@ -1,0 +1,71 @@
+#include "vstream/skip_condition.hpp"
+
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "text_util.hpp"
+
+namespace vstream {
+namespace {
+std::mutex& RegistryMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::map<std::string, SkipPredicate>& Registered() {
+  static std::map<std::string, SkipPredicate> conditions;  // guarded by RegistryMutex()
+  return conditions;
+}
+
+const char* kForms =
+    "expected \"no_objects\", \"every_nth:N\", \"except_every_nth:N\" (N a whole number >= 1) or the name of "
+    "a condition registered with vstream::RegisterSkipCondition";
+}  // namespace
+
+bool RegisterSkipCondition(const std::string& name, SkipPredicate predicate) {
+  if (name.empty() || !predicate) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  if (name == "no_objects" || name == "every_nth" || name == "except_every_nth") return false;
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  return Registered().emplace(name, std::move(predicate)).second;
+}
+
+Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
+  const std::string spec = detail::Trim(spec_in);
+  *out = nullptr;
+  if (spec.empty()) return Status::Ok();
+  if (spec == "no_objects") {
+    *out = [](const Frame& frame) { return frame.objects.empty(); };
+    return Status::Ok();
+  }
+  const size_t colon = spec.find(':');
+  if (colon != std::string::npos) {
+    const std::string kind = spec.substr(0, colon);
+    const std::string arg = detail::Trim(spec.substr(colon + 1));
+    char* end = nullptr;
+    const long long n = std::strtoll(arg.c_str(), &end, 10);
+    const bool valid_n = !arg.empty() && end == arg.c_str() + arg.size() && n >= 1;
+    if ((kind == "every_nth" || kind == "except_every_nth") && !valid_n) {
+      return {StatusCode::kInvalidConfig, "skip_if '" + spec + "': N must be a whole number >= 1"};
+    }
+    if (kind == "every_nth") {
+      *out = [n](const Frame& frame) { return frame.frame_index % n == n - 1; };
+      return Status::Ok();
+    }
+    if (kind == "except_every_nth") {
+      *out = [n](const Frame& frame) { return frame.frame_index % n != 0; };
+      return Status::Ok();
+    }
+  }
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  auto it = Registered().find(spec);
+  if (it == Registered().end()) {
+    return {StatusCode::kInvalidConfig, "skip_if '" + spec + "' is not a known condition: " + kForms};
+  }
+  *out = it->second;
+  return Status::Ok();
+}
+
+}  // namespace vstream

@@ -1,0 +1,298 @@
+// Config parsing and validation: every invalid case yields its message and nothing starts.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_modules.hpp"
+#include "vstream/vstream.hpp"
+
+namespace vstream {
+namespace {
+
+// A module with a required path parameter, to check required params and path resolution.
+class NeedsModel : public Module {
+ public:
+  using Module::Module;
+  static ModuleDescription Describe() {
+    return {"test module with a required model path",
+            {ParamSpec::Path("model_path", "", "the model file").Required(),
+             ParamSpec::Int("batch_size", 1, "batch").Range(1, 64)}};
+  }
+  bool Open(const ModuleParams& params) override {
+    opened_path = params.GetPath("model_path");
+    return true;
+  }
+  void Close() override {}
+  int Process(FramePtr) override { return 0; }
+  std::filesystem::path opened_path;
+};
+VSTREAM_REGISTER_MODULE(NeedsModel);
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("vstream_config_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::filesystem::path Write(const std::string& name, const std::string& text) const {
+    std::filesystem::path file = path_ / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file) << text;
+    return file;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+// Parses and validates; returns the error text ("" when valid).
+std::string Problems(const std::string& json) {
+  GraphConfig config;
+  Status s = GraphConfig::FromString(json, "/cfg", &config);
+  if (s) s = config.Validate();
+  return s ? "" : s.message();
+}
+
+void ExpectProblem(const std::string& json, const std::string& expected) {
+  const std::string problems = Problems(json);
+  EXPECT_NE(problems.find(expected), std::string::npos) << "got:\n" << problems << "\nwanted: " << expected;
+}
+
+const char* kSource = R"("src": {"class_name": "SyntheticSource", "next_modules": ["a"]})";
+
+TEST(Config, ValidConfigWithCommentsStringsAndCnstreamNames) {
+  const std::string json = R"({
+    // a comment
+    "src": { "class_name": "cnstream::SyntheticSource", "parallelism": 0, "next_modules": ["a"],
+             "custom_params": { "frames": "40", "width": 0, "height": "0" } },
+    /* another comment */
+    "a": { "class_name": "vstream::PassThrough", "parallelism": "2", "max_input_queue_size": "40",
+           "queue_policy": "drop_oldest", "skip_if": "every_nth:3" }
+  })";
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(json, "/cfg", &config));
+  ASSERT_TRUE(config.Validate()) << config.Validate().message();
+  ASSERT_EQ(config.modules.size(), 2u);
+  EXPECT_EQ(config.modules[0].name, "src");  // file order is kept
+  EXPECT_EQ(config.modules[1].parallelism, 2);
+  EXPECT_EQ(config.modules[1].max_input_queue_size, 40);
+  EXPECT_EQ(config.modules[1].queue_policy, QueuePolicy::kDropOldest);
+  EXPECT_EQ(config.modules[0].params.at("frames"), "40");
+}
+
+TEST(Config, MalformedJsonGivesLineAndColumn) {
+  const std::string problems = Problems("{\n  \"src\": {\n    \"class_name\": \"SyntheticSource\",,\n  }\n}");
+  EXPECT_NE(problems.find("<string>:3:"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("malformed JSON"), std::string::npos) << problems;
+}
+
+TEST(Config, UnknownClassListsTheKnownOnes) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThru"}})",
+                "module 'a': unknown class_name 'PassThru' (did you mean 'PassThrough'?); known classes:");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "Nope"}})", "PassThrough, Recorder");
+}
+
+TEST(Config, UnknownNextModule) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "next_modules": ["sink"]}})",
+                "module 'a': next_modules names 'sink', which is not a module in this config");
+}
+
+TEST(Config, CycleIsPrinted) {
+  ExpectProblem(std::string("{") + kSource + R"(,
+      "a": {"class_name": "PassThrough", "next_modules": ["b"]},
+      "b": {"class_name": "PassThrough", "next_modules": ["c"]},
+      "c": {"class_name": "PassThrough", "next_modules": ["a"]}})",
+                "the graph has a cycle: a -> b -> c -> a");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "next_modules": ["a"]}})",
+                "cycle: a -> a");
+}
+
+TEST(Config, SourceWithParents) {
+  ExpectProblem(std::string("{") + kSource + R"(,
+      "a": {"class_name": "PassThrough", "next_modules": ["src"]}})",
+                "module 'src' is a source (SyntheticSource) but 'a' lists it in next_modules");
+}
+
+TEST(Config, UnreachableModule) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"},
+      "orphan": {"class_name": "PassThrough"}})",
+                "module 'orphan' is not reachable from any source");
+}
+
+TEST(Config, DuplicateModuleNames) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"}, "a": {"class_name": "Recorder"}})",
+                "key 'a' appears twice at the top level (module names must be unique)");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 1, "parallelism": 2}})",
+                "key 'parallelism' appears twice in 'a'");
+}
+
+TEST(Config, MissingRequiredParam) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "NeedsModel"}})",
+                "module 'a': parameter 'model_path' is required (the model file)");
+}
+
+TEST(Config, WrongTypeAndOutOfRange) {
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": "many"}}})",
+                "module 'src': parameter 'frames' must be a whole number, got 'many'");
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"width": 99999}}})",
+                "module 'src': parameter 'width' must be between 0 and 16384, got '99999'");
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": {"x": 1}}}})",
+                "custom_params.frames must be a string, number, boolean or array of those");
+  ExpectProblem(R"({"src": {"class_name": 7}})", "module 'src': 'class_name' must be a string, got number");
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "next_modules": "a"}})",
+                "'next_modules' must be an array of module names");
+}
+
+TEST(Config, ParallelismAndQueueSize) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 0}})",
+                "module 'a': 'parallelism' must be between 1 and 1024 worker threads, got 0");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": "two"}})",
+                "module 'a': 'parallelism' must be a whole number (or a string holding one), got \"two\"");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "max_input_queue_size": 0}})",
+                "module 'a': 'max_input_queue_size' must be between 1 and 1000000, got 0");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "queue_policy": "fifo"}})",
+                "'queue_policy' must be \"block\", \"drop_oldest\" or \"drop_newest\"");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "skip_if": "every_nth:0"}})",
+                "module 'a': skip_if 'every_nth:0': N must be a whole number >= 1");
+}
+
+TEST(Config, UnknownModuleKeyAndNoSource) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "paralelism": 2}})",
+                "module 'a': unknown key 'paralelism' (did you mean 'parallelism'?)");
+  ExpectProblem(R"({"a": {"class_name": "PassThrough"}})", "no source module");
+  ExpectProblem("{}", "the config defines no modules");
+  ExpectProblem("[1, 2]", "the top level must be a JSON object of modules");
+}
+
+TEST(Config, ReportsEveryProblemAtOnce) {
+  const std::string problems = Problems(std::string("{") + kSource + R"(,
+      "a": {"class_name": "PassThrough", "parallelism": 0, "next_modules": ["nowhere"]},
+      "b": {"class_name": "Nope"}})");
+  EXPECT_NE(problems.find("parallelism"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("nowhere"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("Nope"), std::string::npos) << problems;
+}
+
+TEST(Config, InvalidConfigStartsNothing) {
+  const int threads_before = test::ThreadCount();
+  Pipeline pipeline;
+  Status built = pipeline.BuildFromString(std::string("{") + kSource + R"(, "a": {"class_name": "Nope"}})");
+  EXPECT_FALSE(built);
+  EXPECT_EQ(built.code(), StatusCode::kInvalidConfig);
+  Status started = pipeline.Start();
+  EXPECT_FALSE(started);
+  EXPECT_NE(started.message().find("call Build first"), std::string::npos) << started.message();
+  EXPECT_FALSE(pipeline.running());
+  EXPECT_EQ(test::ThreadCount(), threads_before);
+}
+
+TEST(Config, RelativePathsResolveAgainstTheConfigFolder) {
+  TempDir dir;
+  const auto file = dir.Write("nested/pipeline.json", std::string("{") + kSource + R"(,
+      "a": {"class_name": "NeedsModel", "custom_params": {"model_path": "models/face.onnx"}}})");
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromFile(file, &config));
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.Build(config));
+  ASSERT_TRUE(pipeline.Start());
+  EXPECT_EQ(pipeline.GetModule<NeedsModel>("a")->opened_path, dir.path() / "nested/models/face.onnx");
+  pipeline.Stop();
+}
+
+TEST(Config, MissingFileIsNamed) {
+  GraphConfig config;
+  Status s = GraphConfig::FromFile("/no/such/pipeline.json", &config);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("/no/such/pipeline.json"), std::string::npos);
+}
+
+TEST(Config, SubgraphIsInlinedAndRuns) {
+  TempDir dir;
+  dir.Write("sub/process.json", R"({
+      "a": {"class_name": "PassThrough", "next_modules": ["b"]},
+      "b": {"class_name": "NeedsModel", "custom_params": {"model_path": "m.onnx"}}})");
+  const auto main = dir.Write("main.json", R"({
+      "src": {"class_name": "SyntheticSource", "next_modules": ["subgraph:proc"],
+              "custom_params": {"streams": 2, "frames": 5, "width": 0, "height": 0}},
+      "subgraph:proc": {"config_path": "sub/process.json", "next_modules": ["sink"]},
+      "sink": {"class_name": "Recorder"}})");
+  GraphConfig config;
+  Status s = GraphConfig::FromFile(main, &config);
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_TRUE(config.Validate()) << config.Validate().message();
+  const ModuleConfig* a = config.Find("proc/a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->next_modules, std::vector<std::string>{"proc/b"});
+  EXPECT_EQ(config.Find("proc/b")->next_modules, std::vector<std::string>{"sink"});
+  EXPECT_EQ(config.Find("src")->next_modules, std::vector<std::string>{"proc/a"});
+
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.Build(config));
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 10u);
+  // The subgraph's relative path resolved against the subgraph file's folder.
+  EXPECT_EQ(pipeline.GetModule<NeedsModel>("proc/b")->opened_path, dir.path() / "sub/m.onnx");
+  pipeline.Stop();
+}
+
+TEST(Config, SubgraphProblems) {
+  TempDir dir;
+  const auto loop = dir.Write("loop.json", R"({"subgraph:again": {"config_path": "loop.json"}})");
+  GraphConfig config;
+  Status s = GraphConfig::FromFile(loop, &config);
+  EXPECT_NE(s.message().find("includes itself"), std::string::npos) << s.message();
+  const auto missing = dir.Write("missing.json", R"({"subgraph:x": {"config_path": "nope.json"}})");
+  s = GraphConfig::FromFile(missing, &config);
+  EXPECT_NE(s.message().find("cannot read config_path"), std::string::npos) << s.message();
+  ExpectProblem(std::string("{") + R"("src": {"class_name": "SyntheticSource", "next_modules": ["subgraph:none"]}})",
+                "no such subgraph is defined");
+}
+
+TEST(Config, ProfilerConfig) {
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(
+      R"({"profiler_config": {"enable_profiling": "false", "trace_event_capacity": 10}, )" +
+          std::string(R"("src": {"class_name": "SyntheticSource"}})"),
+      "/", &config));
+  EXPECT_FALSE(config.profiler.enable_profiling);
+  EXPECT_EQ(config.profiler.trace_event_capacity, 10);
+  ExpectProblem(R"({"profiler_config": {"enable_profiling": "sometimes"}, "src": {"class_name": "SyntheticSource"}})",
+                "profiler_config: 'enable_profiling' must be true or false");
+  ExpectProblem(R"({"profiler_config": {"colour": 1}, "src": {"class_name": "SyntheticSource"}})",
+                "profiler_config: unknown key 'colour'");
+}
+
+TEST(Config, OverridesWithSet) {
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"}})", "/",
+                                      &config));
+  ASSERT_TRUE(config.Set("a.parallelism=3"));
+  ASSERT_TRUE(config.Set("src.frames=7"));
+  ASSERT_TRUE(config.Set("a.queue_policy=drop_newest"));
+  EXPECT_EQ(config.Find("a")->parallelism, 3);
+  EXPECT_EQ(config.Find("src")->params.at("frames"), "7");
+  EXPECT_EQ(config.Find("a")->queue_policy, QueuePolicy::kDropNewest);
+  EXPECT_NE(config.Set("missing.x=1").message().find("no module named 'missing'"), std::string::npos);
+  EXPECT_NE(config.Set("nodot=1").message().find("must look like module.key=value"), std::string::npos);
+  ASSERT_TRUE(config.Set("src.framez=7"));  // accepted here, rejected by Validate with a suggestion
+  EXPECT_NE(config.Validate().message().find("did you mean 'frames'"), std::string::npos);
+}
+
+TEST(Config, GraphvizDot) {
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"}})", "/",
+                                      &config));
+  const std::string dot = config.ToDot();
+  EXPECT_NE(dot.find("digraph pipeline {"), std::string::npos);
+  EXPECT_NE(dot.find("\"src\" -> \"a\";"), std::string::npos) << dot;
+}
+
+}  // namespace
+}  // namespace vstream

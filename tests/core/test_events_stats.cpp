@@ -1,0 +1,183 @@
+// Events and stats: errors are reported with what and where, a throwing observer does not stop
+// later events, and the stats snapshot counts what happened.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_modules.hpp"
+#include "vstream/vstream.hpp"
+
+namespace vstream {
+namespace {
+
+// Fails frames 3, 13, 23, ... through Fail() and throws on frames 7, 17, 27, ...
+class Flaky : public Module {
+ public:
+  using Module::Module;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+  int Process(FramePtr frame) override {
+    if (frame->IsEos()) return 0;
+    if (frame->frame_index % 10 == 3) {
+      Fail("cannot read frame " + std::to_string(frame->frame_index));
+      return -1;
+    }
+    if (frame->frame_index % 10 == 7) throw std::runtime_error("boom");
+    return 0;
+  }
+};
+VSTREAM_REGISTER_MODULE(Flaky);
+
+// A source whose streams report an error before ending.
+class BrokenSource : public SourceModule {
+ public:
+  using SourceModule::SourceModule;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+
+ protected:
+  Status OnAddSource(const std::string& id, const std::string& uri, const StreamOptions&) override {
+    Transmit(Frame::Create(id, 0));
+    EndStream(id, 1, "cannot open '" + uri + "': no such file");
+    return Status::Ok();
+  }
+  void OnRemoveSource(const std::string&) override {}
+};
+VSTREAM_REGISTER_MODULE(BrokenSource);
+
+TEST(Events, FrameErrorsNameModuleStreamFrameAndCause) {
+  test::EventLog events;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(2, 30, R"("flaky")", R"(
+      "flaky": {"class_name": "Flaky", "parallelism": 2, "next_modules": ["sink"]},
+      "sink":  {"class_name": "Recorder"})")));
+  pipeline.SetObserver(events.Callback());
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  pipeline.Stop();
+
+  const auto errors = events.Of(EventType::kFrameError);
+  ASSERT_EQ(errors.size(), 12u);  // 2 streams x (3, 13, 23 failed + 7, 17, 27 threw)
+  int failed = 0;
+  int threw = 0;
+  for (const auto& e : errors) {
+    EXPECT_EQ(e.module, "flaky");
+    EXPECT_TRUE(e.stream_id == "stream_0" || e.stream_id == "stream_1");
+    if (e.frame_index % 10 == 3) {
+      EXPECT_EQ(e.message, "cannot read frame " + std::to_string(e.frame_index));
+      ++failed;
+    } else {
+      EXPECT_EQ(e.frame_index % 10, 7);
+      EXPECT_EQ(e.message, "Process threw: boom");
+      ++threw;
+    }
+  }
+  EXPECT_EQ(failed, 6);
+  EXPECT_EQ(threw, 6);
+  // Failed frames go no further; the rest and the EOS do.
+  EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 2u * 24u);
+  EXPECT_EQ(events.Count(EventType::kStreamEos), 2u);
+  const PipelineStats stats = pipeline.GetStats();
+  EXPECT_EQ(stats.modules[1].errors, 12u);
+}
+
+TEST(Events, StreamErrorComesBeforeItsEos) {
+  test::EventLog events;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(R"({
+      "src":  {"class_name": "BrokenSource", "next_modules": ["sink"]},
+      "sink": {"class_name": "Recorder"}})"));
+  pipeline.SetObserver(events.Callback());
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.AddSource("cam7", "/missing.mp4"));
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  ASSERT_TRUE(events.WaitFor(EventType::kStreamEos, 1));
+  const auto errors = events.Of(EventType::kStreamError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].stream_id, "cam7");
+  EXPECT_EQ(errors[0].module, "src");
+  EXPECT_EQ(errors[0].message, "cannot open '/missing.mp4': no such file");
+  EXPECT_LE(errors[0].time, events.Of(EventType::kStreamEos)[0].time);
+  const PipelineStats stats = pipeline.GetStats();
+  ASSERT_EQ(stats.streams.size(), 1u);
+  EXPECT_EQ(stats.streams[0].error, "cannot open '/missing.mp4': no such file");
+  EXPECT_TRUE(stats.streams[0].finished);
+  pipeline.Stop();
+}
+
+TEST(Events, AThrowingObserverKeepsGettingLaterEvents) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int delivered = 0;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(5, 3, R"("sink")", R"("sink": {"class_name": "Recorder"})")));
+  pipeline.SetObserver([&](const Event&) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++delivered;
+    }
+    changed.notify_all();
+    throw std::runtime_error("observer bug");
+  });
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  std::unique_lock<std::mutex> lock(mutex);
+  EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(30), [&] { return delivered == 5; }));
+  lock.unlock();
+  pipeline.Stop();
+}
+
+TEST(Stats, CountsQueuesLatencyAndJson) {
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(3, 40, R"("pass")", R"(
+      "pass": {"class_name": "PassThrough", "parallelism": 2, "max_input_queue_size": 7, "next_modules": ["sink"]},
+      "sink": {"class_name": "Recorder"})")));
+  EXPECT_TRUE(pipeline.GetStats().modules.empty());  // not started
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  pipeline.Stop();
+  const PipelineStats stats = pipeline.GetStats();
+  ASSERT_EQ(stats.modules.size(), 3u);
+  const ModuleStats& source = stats.modules[0];
+  EXPECT_EQ(source.name, "source");
+  EXPECT_EQ(source.parallelism, 0);
+  EXPECT_EQ(source.frames_out, 3u * 41u);  // 40 frames + EOS per stream
+  const ModuleStats& pass = stats.modules[1];
+  EXPECT_EQ(pass.class_name, "PassThrough");
+  EXPECT_EQ(pass.frames_in, 3u * 41u);
+  EXPECT_EQ(pass.frames_out, 3u * 41u);
+  EXPECT_EQ(pass.queue_capacity, 14u);
+  EXPECT_EQ(pass.queue_depth, 0u);
+  EXPECT_GT(pass.latency_p99_ms, 0.0);
+  EXPECT_GE(pass.latency_p99_ms, pass.latency_p50_ms);
+  EXPECT_GT(pass.fps, 0.0);
+  ASSERT_EQ(stats.streams.size(), 3u);
+  for (const auto& s : stats.streams) {
+    EXPECT_EQ(s.frames, 40u);
+    EXPECT_EQ(s.frames_completed, 40u);
+    EXPECT_TRUE(s.finished);
+    EXPECT_GT(s.latency_p50_ms, 0.0);
+  }
+  const std::string table = stats.ToTable();
+  EXPECT_NE(table.find("pass"), std::string::npos);
+  EXPECT_NE(table.find("stream_2"), std::string::npos);
+  const auto json = nlohmann::json::parse(stats.ToJson());
+  EXPECT_EQ(json["modules"][1]["frames_in"], 123);
+  EXPECT_EQ(json["streams"].size(), 3u);
+}
+
+TEST(Stats, ProfilingOffSkipsLatency) {
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(std::string(R"({"profiler_config": {"enable_profiling": false}, )") +
+                                       test::SyntheticConfig(1, 10, R"("sink")", R"("sink": {"class_name": "Recorder"})")
+                                           .substr(1)));
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  pipeline.Stop();
+  const PipelineStats stats = pipeline.GetStats();
+  EXPECT_EQ(stats.modules[1].frames_in, 11u);
+  EXPECT_EQ(stats.modules[1].latency_p99_ms, 0.0);
+}
+
+}  // namespace
+}  // namespace vstream

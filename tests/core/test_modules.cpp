@@ -1,0 +1,8 @@
+// Registers the shared test modules once for the whole test binary.
+#include "test_modules.hpp"
+
+namespace vstream::test {
+VSTREAM_REGISTER_MODULE(Recorder);
+VSTREAM_REGISTER_MODULE(Gate);
+VSTREAM_REGISTER_MODULE(ScriptedSource);
+}  // namespace vstream::test

@@ -1,0 +1,282 @@
+// Modules and helpers shared by the core tests: they record what they see so tests can assert on
+// order, counts and timing-free synchronization (condition variables, never sleeps).
+#pragma once
+
+#include <dirent.h>
+
+#include <atomic>
+#include <chrono>
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vstream/vstream.hpp"
+
+namespace vstream::test {
+
+/// Threads of this process right now (/proc/self/task). The first call starts and joins one thread
+/// so that runtime helper threads started lazily with the first thread (ThreadSanitizer's) are
+/// already counted in a baseline.
+inline int ThreadCount() {
+  static const bool warmed = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  (void)warmed;
+  int count = 0;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') ++count;
+    }
+    closedir(dir);
+  }
+  return count;
+}
+
+/// Records, per stream, the frame indices it processed and the EOS frames it saw.
+/// Fails the test (by flagging) when a stream's indices are not increasing.
+class Recorder : public Module {
+ public:
+  using Module::Module;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+  int Process(FramePtr frame) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& seen = frames_[frame->stream_id];
+    if (frame->IsEos()) {
+      ++eos_[frame->stream_id];
+    } else {
+      if (!seen.empty() && frame->frame_index <= seen.back()) out_of_order_ = true;
+      if (eos_[frame->stream_id] > 0) frame_after_eos_ = true;
+      seen.push_back(frame->frame_index);
+    }
+    return 0;
+  }
+
+  std::map<std::string, std::vector<int64_t>> frames() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return frames_;
+  }
+  std::map<std::string, int> eos() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return eos_;
+  }
+  bool out_of_order() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return out_of_order_;
+  }
+  bool frame_after_eos() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return frame_after_eos_;
+  }
+  size_t total() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t n = 0;
+    for (const auto& [id, list] : frames_) n += list.size();
+    return n;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<int64_t>> frames_;
+  std::map<std::string, int> eos_;
+  bool out_of_order_ = false;
+  bool frame_after_eos_ = false;
+};
+
+/// A module whose Process blocks until the test lets frames through (Release / Open all).
+class Gate : public Module {
+ public:
+  using Module::Module;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override { OpenAll(); }
+  int Process(FramePtr frame) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return open_ || permits_ > 0; });
+    if (!open_) --permits_;
+    if (!frame->IsEos()) ++passed_;
+    return 0;
+  }
+  void Release(int frames) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    permits_ += frames;
+    changed_.notify_all();
+  }
+  void OpenAll() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  /// Waits until `n` frames have entered Process (true) or the timeout passes (false).
+  bool WaitEntered(int n, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return entered_ >= n; });
+  }
+  int passed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return passed_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  int entered_ = 0;
+  int permits_ = 0;
+  int passed_ = 0;
+  bool open_ = false;
+};
+
+/// Collects events; lets a test wait for a number of events of one type.
+class EventLog {
+ public:
+  EventCallback Callback() {
+    return [this](const Event& event) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      events_.push_back(event);
+      changed_.notify_all();
+    };
+  }
+  bool WaitFor(EventType type, size_t count, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return CountLocked(type) >= count; });
+  }
+  size_t Count(EventType type) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return CountLocked(type);
+  }
+  std::vector<Event> Of(EventType type) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Event> out;
+    for (const auto& e : events_) {
+      if (e.type == type) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
+  size_t CountLocked(EventType type) const {
+    size_t n = 0;
+    for (const auto& e : events_) n += e.type == type ? 1 : 0;
+    return n;
+  }
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Event> events_;
+};
+
+/// Counts frames alive right now (each frame produced by ScriptedSource holds one token) and the
+/// most that were ever alive at once.
+struct LiveFrames {
+  static inline std::atomic<int> live{0};
+  static inline std::atomic<int> peak{0};
+  static void Reset() {
+    live = 0;
+    peak = 0;
+  }
+};
+
+struct LiveToken {
+  LiveToken() { Up(); }
+  LiveToken(const LiveToken&) { Up(); }
+  ~LiveToken() { --LiveFrames::live; }
+  static void Up() {
+    const int now = ++LiveFrames::live;
+    int peak = LiveFrames::peak.load();
+    while (now > peak && !LiveFrames::peak.compare_exchange_weak(peak, now)) {
+    }
+  }
+};
+
+/// A source with one thread per stream. Options: "frames" (default 10; 0 = until removed).
+/// Every frame carries a LiveToken. Counts transmitted frames so tests can wait for them.
+class ScriptedSource : public SourceModule {
+ public:
+  using SourceModule::SourceModule;
+  ~ScriptedSource() override { Close(); }
+  bool Open(const ModuleParams&) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = false;
+    return true;
+  }
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      changed_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  bool WaitTransmitted(int n, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return transmitted_ >= n; });
+  }
+  int transmitted() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return transmitted_;
+  }
+  /// Waits until `n` streams were asked to end (RemoveSource, or a graceful Stop).
+  bool WaitRemoved(size_t n, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return removed_.size() >= n; });
+  }
+
+ protected:
+  Status OnAddSource(const std::string& id, const std::string&, const StreamOptions& options) override {
+    int64_t frames = 10;
+    if (auto it = options.find("frames"); it != options.end()) frames = std::stoll(it->second);
+    std::lock_guard<std::mutex> lock(mutex_);
+    threads_.emplace_back([this, id, frames] { Run(id, frames); });
+    return Status::Ok();
+  }
+  void OnRemoveSource(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    removed_.push_back(id);
+    changed_.notify_all();
+  }
+
+ private:
+  bool Removed(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return true;
+    return std::find(removed_.begin(), removed_.end(), id) != removed_.end();
+  }
+  void Run(const std::string& id, int64_t frames) {
+    int64_t i = 0;
+    for (; frames == 0 || i < frames; ++i) {
+      if (Removed(id)) break;
+      FramePtr frame = Frame::Create(id, i);
+      frame->data.Set("token", LiveToken());
+      if (!Transmit(std::move(frame))) return;  // the pipeline is aborting
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++transmitted_;
+      changed_.notify_all();
+    }
+    EndStream(id, i);
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::thread> threads_;   // guarded by mutex_ (joined in Close)
+  std::vector<std::string> removed_;   // guarded by mutex_
+  int transmitted_ = 0;                // guarded by mutex_
+  bool stopping_ = false;              // guarded by mutex_
+};
+
+/// Builds a JSON config: a SyntheticSource without images feeding `body` (which must name the
+/// source's children in `first`).
+inline std::string SyntheticConfig(int streams, int frames, const std::string& first, const std::string& body,
+                                   int threads = 1) {
+  return R"({ "source": { "class_name": "SyntheticSource", "next_modules": [)" + first +
+         R"(], "custom_params": { "streams": )" + std::to_string(streams) + R"(, "frames": )" +
+         std::to_string(frames) + R"(, "width": 0, "height": 0, "threads": )" + std::to_string(threads) + R"( } }, )" +
+         body + "}";
+}
+
+}  // namespace vstream::test
