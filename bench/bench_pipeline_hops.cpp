@@ -2,9 +2,11 @@
 // (parallelism 1 and 2; 1 and 16 streams), next to a bare chain of the same length built from
 // textbook mutex + condition-variable bounded queues with one thread per stage, in one run.
 //
-// per-hop cost = wall time / (frames * hops); ratio = vstream / bare (lower is better).
+// per-hop cost = wall time / (frames * hops); ratio = vstream / bare (lower is better). Each
+// figure is the median of `runs` runs, the two kinds interleaved so that both see the same noise.
 //
-//   build/bench/bench_pipeline_hops [frames]     (default 200000)
+//   build/bench/bench_pipeline_hops [frames] [runs]     (defaults 200000 and 5)
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -103,21 +105,33 @@ double VstreamSeconds(int hops, int parallelism, int streams, int64_t frames, si
   return seconds;
 }
 
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int64_t frames = argc > 1 ? std::atoll(argv[1]) : 200000;
+  const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
   constexpr size_t kQueueSize = 20;  // vstream's default max_input_queue_size
   vstream::SetLogLevel(vstream::LogLevel::kWarn);
-  std::printf("frames per run: %lld, queue size %zu, %u hardware threads\n", static_cast<long long>(frames), kQueueSize,
-              std::thread::hardware_concurrency());
+  std::printf("frames per run: %lld, median of %d runs, queue size %zu, %u hardware threads\n",
+              static_cast<long long>(frames), runs, kQueueSize, std::thread::hardware_concurrency());
   std::printf("%5s %4s %8s | %12s %10s | %12s %10s | %6s\n", "hops", "par", "streams", "vstream f/s", "us/hop",
               "bare f/s", "us/hop", "ratio");
   for (int hops : {1, 4, 8}) {
     for (int parallelism : {1, 2}) {
       for (int streams : {1, 16}) {
-        const double bare = BareChainSeconds(hops, streams, frames, kQueueSize);
-        const double ours = VstreamSeconds(hops, parallelism, streams, frames, kQueueSize);
+        std::vector<double> bare_runs;
+        std::vector<double> our_runs;
+        for (int r = 0; r < runs; ++r) {
+          bare_runs.push_back(BareChainSeconds(hops, streams, frames, kQueueSize));
+          our_runs.push_back(VstreamSeconds(hops, parallelism, streams, frames, kQueueSize));
+        }
+        const double bare = Median(bare_runs);
+        const double ours = Median(our_runs);
         const double ours_hop_us = ours / static_cast<double>(frames * hops) * 1e6;
         const double bare_hop_us = bare / static_cast<double>(frames * hops) * 1e6;
         std::printf("%5d %4d %8d | %12.0f %10.3f | %12.0f %10.3f | %6.2f\n", hops, parallelism, streams,

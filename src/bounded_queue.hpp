@@ -23,34 +23,13 @@ class BoundedQueue {
   explicit BoundedQueue(size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {}
 
   /// Waits for room, then appends. False when the queue was closed (the item is not kept).
-  bool Push(T item) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (count_ == slots_.size() && !closed_) {
-      ++waiting_producers_;
-      not_full_.wait(lock);
-      --waiting_producers_;
-    }
-    if (closed_) return false;
-    Append(std::move(item));
-    WakeConsumer(lock);
-    return true;
-  }
+  bool Push(T item) { return PushImpl<false>(std::move(item), [](const T&) { return false; }, nullptr); }
 
   /// Appends, or when full evicts the oldest item for which `droppable(item)` holds into
   /// `*evicted`. When nothing is droppable it waits for room like Push. False when closed.
   template <typename Droppable>
   bool PushEvictOldest(T item, Droppable droppable, T* evicted) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (count_ == slots_.size() && !closed_) {
-      if (EvictOldest(droppable, evicted)) break;
-      ++waiting_producers_;
-      not_full_.wait(lock);
-      --waiting_producers_;
-    }
-    if (closed_) return false;
-    Append(std::move(item));
-    WakeConsumer(lock);
-    return true;
+    return PushImpl<true>(std::move(item), droppable, evicted);
   }
 
   enum class TryResult { kPushed, kFull, kClosed };
@@ -120,6 +99,23 @@ class BoundedQueue {
   size_t capacity() const { return slots_.size(); }
 
  private:
+  template <bool kEvict, typename Droppable>
+  bool PushImpl(T item, Droppable droppable, T* evicted) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (count_ == slots_.size() && !closed_) {
+      if constexpr (kEvict) {
+        if (EvictOldest(droppable, evicted)) break;
+      }
+      ++waiting_producers_;
+      not_full_.wait(lock);
+      --waiting_producers_;
+    }
+    if (closed_) return false;
+    Append(std::move(item));
+    WakeConsumer(lock);
+    return true;
+  }
+
   void Append(T&& item) {
     slots_[(head_ + count_) % slots_.size()] = std::move(item);
     ++count_;

@@ -1,6 +1,7 @@
 #include "vstream/modules/synthetic_source.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -12,12 +13,13 @@ struct SyntheticSource::Stream {
   std::string id;
   int64_t total = 0;  // 0: endless
   int64_t next_index = 0;
-  bool remove_requested = false;  // guarded by SyntheticSource::mutex_
+  std::atomic<bool> remove_requested{false};
   std::chrono::steady_clock::time_point next_due;
 };
 
 struct SyntheticSource::Producer {
   std::vector<std::shared_ptr<Stream>> streams;  // guarded by SyntheticSource::mutex_
+  uint64_t generation = 0;  // bumped when `streams` changes; guarded by SyntheticSource::mutex_
   std::condition_variable wake;
   std::thread thread;
 };
@@ -99,6 +101,7 @@ Status SyntheticSource::OnAddSource(const std::string& stream_id, const std::str
   }
   Producer* producer = producers_[next_producer_++ % producers_.size()].get();
   producer->streams.push_back(std::move(stream));
+  ++producer->generation;
   producer->wake.notify_one();
   return Status::Ok();
 }
@@ -109,6 +112,7 @@ void SyntheticSource::OnRemoveSource(const std::string& stream_id) {
     for (auto& stream : producer->streams) {
       if (stream->id == stream_id) {
         stream->remove_requested = true;
+        ++producer->generation;  // wakes a paced producer's wait below
         producer->wake.notify_one();
       }
     }
@@ -149,7 +153,14 @@ void SyntheticSource::Produce(Producer* producer) {
   using Clock = std::chrono::steady_clock;
   const auto period = frame_rate_ > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / frame_rate_))
                                       : Clock::duration::zero();
-  std::vector<std::shared_ptr<Stream>> streams;
+  std::vector<std::shared_ptr<Stream>> streams;  // this thread's copy of producer->streams
+  uint64_t copied_generation = ~uint64_t{0};
+  auto forget = [&](const std::shared_ptr<Stream>& stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& list = producer->streams;
+    list.erase(std::remove(list.begin(), list.end(), stream), list.end());
+    ++producer->generation;
+  };
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -164,28 +175,25 @@ void SyntheticSource::Produce(Producer* producer) {
         bool removal = false;
         for (const auto& s : producer->streams) {
           due = std::min(due, s->next_due);
-          removal |= s->remove_requested;
+          removal |= s->remove_requested.load();
         }
         if (removal || due <= Clock::now()) break;
         producer->wake.wait_until(lock, due);
       }
       if (stopping_) return;
-      streams = producer->streams;
+      if (copied_generation != producer->generation) {
+        streams = producer->streams;
+        copied_generation = producer->generation;
+      }
     }
     for (auto& stream : streams) {
-      bool remove = false;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        remove = stream->remove_requested;
-      }
-      const bool done = remove || (stream->total > 0 && stream->next_index >= stream->total);
+      if (stream == nullptr) continue;
+      const bool done = stream->remove_requested.load(std::memory_order_relaxed) ||
+                        (stream->total > 0 && stream->next_index >= stream->total);
       if (done) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          auto& list = producer->streams;
-          list.erase(std::remove(list.begin(), list.end(), stream), list.end());
-        }
+        forget(stream);
         EndStream(stream->id, stream->next_index);
+        stream = nullptr;  // until the next copy
         continue;
       }
       if (period != Clock::duration::zero()) {
@@ -193,10 +201,8 @@ void SyntheticSource::Produce(Producer* producer) {
         stream->next_due += period;
       }
       if (!Transmit(MakeFrame(*stream))) {
-        // The pipeline is stopping: nobody takes frames any more.
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto& list = producer->streams;
-        list.erase(std::remove(list.begin(), list.end(), stream), list.end());
+        forget(stream);  // the pipeline is stopping: nobody takes frames any more
+        stream = nullptr;
       }
     }
   }
