@@ -16,6 +16,8 @@ packages=(
   libopencv-dev opencv-doc
   # multi-process
   libboost-dev
+  # benchmark baselines (bench/): GStreamer decode
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 )
 
 missing=()

@@ -166,6 +166,7 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
   }
 
   ModuleParams params;
+  params.base_dir_ = base_dir;
   for (const auto& spec : specs) {
     auto it = raw.find(spec.name);
     if (it == raw.end()) {

@@ -42,8 +42,9 @@ class SourceModule;
 
 /// What `vstream inspect` shows for a module class, and what its custom_params are checked against.
 struct ModuleDescription {
-  std::string summary;
+  std::string summary;             // one sentence
   std::vector<ParamSpec> params;
+  std::string details;             // optional Markdown: inputs, events, examples (the reference page's body)
 };
 
 class Module {

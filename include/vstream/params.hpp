@@ -81,10 +81,13 @@ class ModuleParams {
   std::vector<std::string> GetList(const std::string& key) const;
   /// Every set value as text, for logging and `vstream inspect`.
   const std::map<std::string, std::string>& values() const { return values_; }
+  /// The folder of the config file that declared the module: where relative paths start.
+  const std::filesystem::path& base_dir() const { return base_dir_; }
 
  private:
   const std::string& Raw(const std::string& key) const;
   std::map<std::string, std::string> values_;
+  std::filesystem::path base_dir_;
 };
 
 /// Parses the boolean spellings above; nullopt when `text` is none of them.

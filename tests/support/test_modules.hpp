@@ -37,12 +37,18 @@ inline int ThreadCount() {
   return count;
 }
 
-/// Records, per stream, the frame indices it processed and the EOS frames it saw.
-/// Fails the test (by flagging) when a stream's indices are not increasing.
+/// Records, per stream, the frame indices it processed and the EOS frames it saw (and, when
+/// `keep` is set, the frames themselves). Flags a stream whose indices do not increase.
 class Recorder : public Module {
  public:
   using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
+  static ModuleDescription Describe() {
+    return {"records frames for tests", {ParamSpec::Bool("keep", false, "keep every frame for inspection")}};
+  }
+  bool Open(const ModuleParams& params) override {
+    keep_ = params.GetBool("keep");
+    return true;
+  }
   void Close() override {}
   int Process(FramePtr frame) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -53,8 +59,21 @@ class Recorder : public Module {
       if (!seen.empty() && frame->frame_index <= seen.back()) out_of_order_ = true;
       if (eos_[frame->stream_id] > 0) frame_after_eos_ = true;
       seen.push_back(frame->frame_index);
+      ++total_;
+      if (keep_) kept_[frame->stream_id].push_back(frame);
     }
+    changed_.notify_all();
     return 0;
+  }
+  /// Waits until `n` frames (all streams) have arrived; false on timeout.
+  bool WaitFrames(size_t n, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return total_ >= n; });
+  }
+  std::vector<FramePtr> kept(const std::string& stream_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = kept_.find(stream_id);
+    return it == kept_.end() ? std::vector<FramePtr>{} : it->second;
   }
 
   std::map<std::string, std::vector<int64_t>> frames() const {
@@ -75,13 +94,15 @@ class Recorder : public Module {
   }
   size_t total() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    size_t n = 0;
-    for (const auto& [id, list] : frames_) n += list.size();
-    return n;
+    return total_;
   }
 
  private:
   mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool keep_ = false;
+  size_t total_ = 0;
+  std::map<std::string, std::vector<FramePtr>> kept_;
   std::map<std::string, std::vector<int64_t>> frames_;
   std::map<std::string, int> eos_;
   bool out_of_order_ = false;

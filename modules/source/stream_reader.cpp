@@ -1,0 +1,621 @@
+#include "stream_reader.hpp"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+}
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "log_internal.hpp"
+
+namespace vstream::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr AVRational kMicroseconds{1, 1000000};
+
+std::string AvError(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(code, text, sizeof(text));
+  return text;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// Inputs open right now, so that the log callback can tell our FFmpeg contexts (their `opaque`
+// points at an Input) from those of other FFmpeg users in the process (OpenCV, say).
+std::mutex& InputsMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::set<const void*>& LiveInputs() {
+  static std::set<const void*> inputs;  // guarded by InputsMutex()
+  return inputs;
+}
+
+void CountLoggedError(void* avcl);
+
+// FFmpeg's own log lines go to vstream's log at debug level: the reader reports what matters.
+// Errors logged by our decoders and demuxers are counted: that is how concealed corruption shows.
+void ForwardFfmpegLog(void* avcl, int level, const char* format, va_list args) {
+  if (level <= AV_LOG_ERROR && avcl != nullptr) CountLoggedError(avcl);
+  if (level > av_log_get_level()) return;
+  char line[1024];
+  int print_prefix = 1;
+  av_log_format_line2(avcl, level, format, args, line, sizeof(line), &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) return;
+  if (level <= AV_LOG_FATAL) {
+    VS_LOG_WARN("ffmpeg: {}", text);
+  } else {
+    VS_LOG_DEBUG("ffmpeg: {}", text);
+  }
+}
+
+void InitFfmpegOnce() {
+  static const bool done = [] {
+    avdevice_register_all();
+    avformat_network_init();
+    av_log_set_callback(ForwardFfmpegLog);
+    av_log_set_level(AV_LOG_WARNING);
+    return true;
+  }();
+  (void)done;
+}
+
+AVPixelFormat ToAv(PixelFormat format) {
+  switch (format) {
+    case PixelFormat::kBGR24: return AV_PIX_FMT_BGR24;
+    case PixelFormat::kRGB24: return AV_PIX_FMT_RGB24;
+    case PixelFormat::kNV12: return AV_PIX_FMT_NV12;
+    case PixelFormat::kGray8: return AV_PIX_FMT_GRAY8;
+    case PixelFormat::kNone: break;
+  }
+  return AV_PIX_FMT_NONE;
+}
+
+bool IsImageFile(const std::filesystem::path& path) {
+  static const char* kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
+}
+
+int ReadFeed(void* opaque, uint8_t* buffer, int size) {
+  const int n = static_cast<ByteFeed*>(opaque)->Read(buffer, size);
+  if (n > 0) return n;
+  return n == 0 ? AVERROR_EOF : AVERROR_EXIT;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ByteFeed
+
+bool ByteFeed::Push(const uint8_t* data, size_t size) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return cancelled_ || ended_ || buffered_ == 0 || buffered_ + size <= capacity_; });
+  if (cancelled_ || ended_) return false;
+  if (size == 0) return true;
+  chunks_.emplace_back(data, data + size);
+  buffered_ += size;
+  changed_.notify_all();
+  return true;
+}
+
+void ByteFeed::End() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ended_ = true;
+  changed_.notify_all();
+}
+
+void ByteFeed::Cancel() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancelled_ = true;
+  changed_.notify_all();
+}
+
+bool ByteFeed::ended() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ended_;
+}
+
+int ByteFeed::Read(uint8_t* out, int size) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return cancelled_ || ended_ || buffered_ > 0; });
+  if (cancelled_) return -1;
+  int copied = 0;
+  while (copied < size && !chunks_.empty()) {
+    std::vector<uint8_t>& front = chunks_.front();
+    const size_t n = std::min(static_cast<size_t>(size - copied), front.size() - front_offset_);
+    std::memcpy(out + copied, front.data() + front_offset_, n);
+    copied += static_cast<int>(n);
+    front_offset_ += n;
+    buffered_ -= n;
+    if (front_offset_ == front.size()) {
+      chunks_.pop_front();
+      front_offset_ = 0;
+    }
+  }
+  changed_.notify_all();
+  return copied;  // 0 only when ended and drained
+}
+
+// ---------------------------------------------------------------------------------------------
+
+InputKind ClassifyInput(const std::string& uri) {
+  if (uri.rfind("mem://", 0) == 0) return InputKind::kMemory;
+  if (uri.rfind("v4l2://", 0) == 0 || uri.rfind("/dev/video", 0) == 0) return InputKind::kCamera;
+  if (uri.rfind("file://", 0) == 0) return InputKind::kFile;
+  if (uri.find("://") != std::string::npos) return InputKind::kNetwork;
+  if (uri.find('%') != std::string::npos) return InputKind::kImageSequence;
+  std::error_code error;
+  if (std::filesystem::is_directory(uri, error)) return InputKind::kImageSequence;
+  return InputKind::kFile;
+}
+
+struct StreamReader::Input {
+  Input() {
+    std::lock_guard<std::mutex> lock(InputsMutex());
+    LiveInputs().insert(this);
+  }
+  ~Input() {
+    {
+      std::lock_guard<std::mutex> lock(InputsMutex());
+      LiveInputs().erase(this);
+    }
+    sws_freeContext(sws);
+    av_frame_free(&frame);
+    av_frame_free(&transfer);
+    av_packet_free(&packet);
+    avcodec_free_context(&decoder);
+    avformat_close_input(&format);
+    if (avio != nullptr) {
+      av_freep(&avio->buffer);
+      avio_context_free(&avio);
+    }
+  }
+
+  AVFormatContext* format = nullptr;
+  AVIOContext* avio = nullptr;  // custom I/O for memory inputs
+  AVCodecContext* decoder = nullptr;
+  AVPacket* packet = nullptr;
+  AVFrame* frame = nullptr;
+  AVFrame* transfer = nullptr;  // hardware frames are copied here
+  SwsContext* sws = nullptr;
+  AVPixelFormat hardware_format = AV_PIX_FMT_NONE;
+  int stream_index = -1;
+  AVRational time_base{1, 1000000};
+  int64_t frame_duration_us = 40000;
+  int64_t packets_expected = 0;  // from the container's index, 0 when unknown
+  int64_t packets_read = 0;
+  int64_t frames_decoded = 0;
+  int consecutive_decode_errors = 0;
+  std::string last_decode_error;
+  std::atomic<int64_t> logged_errors{0};  // errors FFmpeg logged for this input (any thread)
+  std::shared_ptr<BufferPool> pool;
+  int pool_width = 0;
+  int pool_height = 0;
+};
+
+namespace {
+void CountLoggedError(void* avcl) {
+  const AVClass* cls = *static_cast<const AVClass**>(avcl);
+  void* opaque = nullptr;
+  if (cls == avcodec_get_class()) {
+    opaque = static_cast<AVCodecContext*>(avcl)->opaque;  // frame-thread copies share it
+  } else if (cls == avformat_get_class()) {
+    opaque = static_cast<AVFormatContext*>(avcl)->opaque;
+  }
+  if (opaque == nullptr) return;
+  std::lock_guard<std::mutex> lock(InputsMutex());
+  if (LiveInputs().count(opaque) != 0) static_cast<StreamReader::Input*>(opaque)->logged_errors.fetch_add(1);
+}
+}  // namespace
+
+StreamReader::StreamReader(std::string stream_id, std::string uri, ReaderSettings settings,
+                           std::shared_ptr<ByteFeed> feed)
+    : stream_id_(std::move(stream_id)),
+      uri_(std::move(uri)),
+      settings_(std::move(settings)),
+      kind_(ClassifyInput(uri_)),
+      feed_(std::move(feed)) {
+  InitFfmpegOnce();
+}
+
+StreamReader::~StreamReader() = default;
+
+void StreamReader::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(wait_mutex_);
+    stop_ = true;
+  }
+  wait_cv_.notify_all();
+  if (feed_) feed_->Cancel();
+}
+
+bool StreamReader::WaitFor(Clock::time_point until) {
+  std::unique_lock<std::mutex> lock(wait_mutex_);
+  wait_cv_.wait_until(lock, until, [this] { return stop_.load(); });
+  return !stop_.load();
+}
+
+int StreamReader::Interrupt(void* opaque) {
+  auto* self = static_cast<StreamReader*>(opaque);
+  if (self->stopped()) return 1;
+  if (self->kind_ == InputKind::kNetwork && self->settings_.stall_timeout_ms > 0) {
+    // Called on the reading thread itself, inside FFmpeg's I/O: the context is safe to look at.
+    // Any byte arriving counts as activity (probing reads bytes long before the first packet).
+    const AVFormatContext* format = self->active_format_;
+    if (format != nullptr && format->pb != nullptr && format->pb->pos != self->last_position_) {
+      self->last_position_ = format->pb->pos;
+      self->last_activity_ns_.store(NowNs(), std::memory_order_relaxed);
+    }
+    const int64_t idle_ns = NowNs() - self->last_activity_ns_.load(std::memory_order_relaxed);
+    if (idle_ns > int64_t{self->settings_.stall_timeout_ms} * 1000000) {
+      self->stalled_ = true;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+namespace {
+AVPixelFormat PickHardwareFormat(AVCodecContext* context, const AVPixelFormat* formats) {
+  const AVPixelFormat wanted = static_cast<const StreamReader::Input*>(context->opaque)->hardware_format;
+  for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
+    if (*f == wanted) return *f;
+  }
+  return formats[0];  // the decoder falls back to software output
+}
+}  // namespace
+
+std::string StreamReader::OpenInput(std::unique_ptr<Input>* out) {
+  auto input = std::make_unique<Input>();
+  const std::string name = "'" + uri_ + "'";
+  input->format = avformat_alloc_context();
+  input->format->interrupt_callback.callback = &StreamReader::Interrupt;
+  input->format->interrupt_callback.opaque = this;
+  input->format->opaque = input.get();
+  last_activity_ns_ = NowNs();
+  stalled_ = false;
+  active_format_ = input->format;
+  last_position_ = -1;
+
+  std::string url = uri_;
+  const AVInputFormat* forced = nullptr;
+  AVDictionary* options = nullptr;
+  switch (kind_) {
+    case InputKind::kMemory: {
+      const std::string codec = uri_.substr(6);
+      forced = av_find_input_format(codec == "h265" ? "hevc" : codec.c_str());
+      if (forced == nullptr || (codec != "h264" && codec != "hevc" && codec != "h265")) {
+        return "memory input " + name + " must be mem://h264 or mem://hevc";
+      }
+      constexpr int kAvioBuffer = 64 * 1024;
+      auto* buffer = static_cast<uint8_t*>(av_malloc(kAvioBuffer));
+      input->avio = avio_alloc_context(buffer, kAvioBuffer, 0, feed_.get(), &ReadFeed, nullptr, nullptr);
+      input->format->pb = input->avio;
+      input->format->flags |= AVFMT_FLAG_CUSTOM_IO;
+      url = "";
+      break;
+    }
+    case InputKind::kCamera:
+      forced = av_find_input_format("video4linux2");
+      if (forced == nullptr) return "cannot open camera " + name + ": this FFmpeg build has no video4linux2 input";
+      if (url.rfind("v4l2://", 0) == 0) url = url.substr(7);
+      break;
+    case InputKind::kImageSequence: {
+      forced = av_find_input_format("image2");
+      std::error_code error;
+      if (std::filesystem::is_directory(url, error)) {
+        // The most common image extension in the folder, read in name order.
+        std::map<std::string, int> extensions;
+        for (const auto& entry : std::filesystem::directory_iterator(url, error)) {
+          if (entry.is_regular_file() && IsImageFile(entry.path())) ++extensions[entry.path().extension().string()];
+        }
+        if (extensions.empty()) return "image folder " + name + " holds no images (.jpg, .png, .bmp, .tif, .webp, ...)";
+        const auto best = std::max_element(extensions.begin(), extensions.end(),
+                                           [](const auto& a, const auto& b) { return a.second < b.second; });
+        url = (std::filesystem::path(url) / ("*" + best->first)).string();
+        av_dict_set(&options, "pattern_type", "glob", 0);
+      }
+      if (settings_.frame_rate > 0) av_dict_set(&options, "framerate", std::to_string(settings_.frame_rate).c_str(), 0);
+      break;
+    }
+    case InputKind::kNetwork:
+      if (url.rfind("rtsp://", 0) == 0) av_dict_set(&options, "rtsp_transport", settings_.rtsp_transport.c_str(), 0);
+      break;
+    case InputKind::kFile:
+      if (url.rfind("file://", 0) == 0) url = url.substr(7);
+      break;
+  }
+
+  int rc = avformat_open_input(&input->format, url.c_str(), forced, &options);
+  av_dict_free(&options);
+  if (rc < 0) {
+    input->format = nullptr;  // freed by avformat_open_input on failure
+    active_format_ = nullptr;
+    if (stalled_) return "cannot open " + name + ": no answer within stall_timeout_ms";
+    if (kind_ == InputKind::kFile && !std::filesystem::exists(url)) return "cannot open " + name + ": no such file";
+    return "cannot open " + name + ": " + AvError(rc);
+  }
+  rc = avformat_find_stream_info(input->format, nullptr);
+  if (rc < 0) return "cannot read stream information from " + name + ": " + AvError(rc);
+
+  const AVCodec* codec = nullptr;
+  rc = av_find_best_stream(input->format, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (rc == AVERROR_STREAM_NOT_FOUND) return "no video stream in " + name;
+  if (rc == AVERROR_DECODER_NOT_FOUND || codec == nullptr) {
+    const int index = av_find_best_stream(input->format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    std::string what = "unknown";
+    if (index >= 0) {
+      const AVCodecParameters* parameters = input->format->streams[index]->codecpar;
+      what = avcodec_get_name(parameters->codec_id);
+      char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
+      av_fourcc_make_string(tag, parameters->codec_tag);
+      if (parameters->codec_tag != 0) what += " (fourcc " + std::string(tag) + ")";
+    }
+    return "unsupported video codec " + what + " in " + name + ": this FFmpeg build has no decoder for it";
+  }
+  if (rc < 0) return "cannot select a video stream in " + name + ": " + AvError(rc);
+  input->stream_index = rc;
+  AVStream* stream = input->format->streams[rc];
+  input->time_base = stream->time_base;
+  input->packets_expected = kind_ == InputKind::kFile ? stream->nb_frames : 0;
+  AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
+  if (rate.num > 0 && rate.den > 0) input->frame_duration_us = av_rescale_q(1, av_inv_q(rate), kMicroseconds);
+  if (input->frame_duration_us <= 0) input->frame_duration_us = 40000;
+
+  input->decoder = avcodec_alloc_context3(codec);
+  input->decoder->opaque = input.get();
+  avcodec_parameters_to_context(input->decoder, stream->codecpar);
+  input->decoder->pkt_timebase = stream->time_base;
+  input->decoder->thread_count = settings_.decoder_threads;
+  input->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  if (settings_.hardware) {
+    std::vector<std::string> tried;
+    for (int i = 0;; ++i) {
+      const AVCodecHWConfig* config = avcodec_get_hw_config(codec, i);
+      if (config == nullptr) break;
+      if ((config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) == 0) continue;
+      const char* type_name = av_hwdevice_get_type_name(config->device_type);
+      tried.emplace_back(type_name != nullptr ? type_name : "?");
+      std::string device;
+      if (config->device_type == AV_HWDEVICE_TYPE_CUDA) device = std::to_string(std::max(0, settings_.device_id));
+      AVBufferRef* hw = nullptr;
+      if (av_hwdevice_ctx_create(&hw, config->device_type, device.empty() ? nullptr : device.c_str(), nullptr, 0) == 0) {
+        input->hardware_format = config->pix_fmt;
+        input->decoder->hw_device_ctx = hw;
+        input->decoder->get_format = PickHardwareFormat;
+        VS_LOG_INFO("stream '{}': decoding {} on {} device {}", stream_id_, codec->name, tried.back(),
+                    device.empty() ? "default" : device);
+        break;
+      }
+    }
+    if (input->hardware_format == AV_PIX_FMT_NONE && !hardware_warned_) {
+      hardware_warned_ = true;
+      VS_LOG_WARN("stream '{}': decoder_type hw: no hardware decoder for {} works on this machine (tried: {}); "
+                  "decoding on the CPU",
+                  stream_id_, codec->name, tried.empty() ? "none offered" : [&] {
+                    std::string all;
+                    for (const auto& t : tried) all += (all.empty() ? "" : ", ") + t;
+                    return all;
+                  }());
+    }
+  }
+  rc = avcodec_open2(input->decoder, codec, nullptr);
+  if (rc < 0) return "cannot open the " + std::string(codec->name) + " decoder for " + name + ": " + AvError(rc);
+  input->packet = av_packet_alloc();
+  input->frame = av_frame_alloc();
+  input->transfer = av_frame_alloc();
+  *out = std::move(input);
+  return {};
+}
+
+bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>& emit) {
+  AVFrame* decoded = input.frame;
+  const int64_t index = next_index_++;
+  ++input.frames_decoded;
+  input.consecutive_decode_errors = 0;
+
+  // Timestamps in microseconds, increasing even when the input has none or they jump back.
+  int64_t pts = decoded->best_effort_timestamp;
+  int64_t pts_us = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(pts, input.time_base, kMicroseconds);
+  if (pts_us != AV_NOPTS_VALUE && rebase_) {
+    pts_offset_ = have_pts_ ? last_pts_ + input.frame_duration_us - pts_us : 0;
+  }
+  rebase_ = false;
+  int64_t out_pts = pts_us == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pts_us + pts_offset_;
+  if (out_pts == AV_NOPTS_VALUE || (have_pts_ && out_pts <= last_pts_)) {
+    out_pts = have_pts_ ? last_pts_ + input.frame_duration_us : 0;
+  }
+  last_pts_ = out_pts;
+  have_pts_ = true;
+
+  if (settings_.interval > 1 && index % settings_.interval != 0) return true;
+
+  AVFrame* source = decoded;
+  if (input.hardware_format != AV_PIX_FMT_NONE && decoded->format == input.hardware_format) {
+    av_frame_unref(input.transfer);
+    if (av_hwframe_transfer_data(input.transfer, decoded, 0) < 0) return true;  // counted as a lost frame
+    source = input.transfer;
+  }
+  const int width = source->width;
+  const int height = source->height;
+  const AVPixelFormat target = ToAv(settings_.format);
+  input.sws = sws_getCachedContext(input.sws, width, height, static_cast<AVPixelFormat>(source->format), width,
+                                   height, target, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (input.sws == nullptr) return true;
+
+  // Rows aligned to 64 bytes so swscale's SIMD paths apply; buffers recycled through a pool.
+  const int row_bytes = width * (settings_.format == PixelFormat::kBGR24 || settings_.format == PixelFormat::kRGB24 ? 3 : 1);
+  const int stride = (row_bytes + 63) / 64 * 64;
+  const int chroma_rows = settings_.format == PixelFormat::kNV12 ? (height + 1) / 2 : 0;
+  const size_t bytes = static_cast<size_t>(stride) * static_cast<size_t>(height + chroma_rows);
+  if (!input.pool || input.pool_width != width || input.pool_height != height) {
+    input.pool = BufferPool::Create(bytes, 64);
+    input.pool_width = width;
+    input.pool_height = height;
+  }
+  BufferPtr buffer = input.pool->TryAcquire();
+  if (!buffer) buffer = Buffer::Allocate(bytes);  // more frames alive than the pool keeps
+  VideoFrame image;
+  if (!VideoFrame::Wrap(std::move(buffer), width, height, settings_.format, {stride, stride},
+                        {0, static_cast<size_t>(stride) * static_cast<size_t>(height)}, &image)) {
+    return true;
+  }
+  uint8_t* planes[4] = {image.plane(0), image.plane_count() > 1 ? image.plane(1) : nullptr, nullptr, nullptr};
+  int strides[4] = {stride, image.plane_count() > 1 ? stride : 0, 0, 0};
+  sws_scale(input.sws, source->data, source->linesize, 0, height, planes, strides);
+
+  FramePtr frame = Frame::Create(stream_id_, index);
+  frame->pts = out_pts;
+  frame->time_base = {1, 1000000};
+  frame->image = std::move(image);
+  if (decoded->decode_error_flags != 0 || (decoded->flags & AV_FRAME_FLAG_CORRUPT) != 0) frame->SetFlag(kFrameInvalid);
+
+  if (settings_.frame_rate > 0) {
+    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / settings_.frame_rate));
+    const auto now = Clock::now();
+    if (next_due_ == Clock::time_point() || next_due_ + 4 * period < now) next_due_ = now;  // start, or fell behind
+    if (!WaitFor(next_due_)) return false;
+    next_due_ += period;
+  }
+  return emit(std::move(frame));
+}
+
+StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<bool(FramePtr)>& emit, std::string* error) {
+  const std::string name = "'" + uri_ + "'";
+  auto receive_all = [&]() -> Outcome {
+    while (true) {
+      const int rc = avcodec_receive_frame(input.decoder, input.frame);
+      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return Outcome::kEnded;
+      if (rc < 0) {
+        ++input.consecutive_decode_errors;
+        input.last_decode_error = AvError(rc);
+        return Outcome::kEnded;
+      }
+      const bool keep_going = EmitDecoded(input, emit);
+      av_frame_unref(input.frame);
+      if (!keep_going) return Outcome::kStopped;
+    }
+  };
+  auto too_many_errors = [&] {
+    if (input.consecutive_decode_errors < settings_.max_decode_errors) return false;
+    *error = "cannot decode " + name + ": " + std::to_string(input.consecutive_decode_errors) +
+             " packets in a row were rejected by the decoder after " + std::to_string(input.frames_decoded) +
+             " frames (" + input.last_decode_error + "); the data is corrupt";
+    return true;
+  };
+
+  while (!stopped()) {
+    const int rc = av_read_frame(input.format, input.packet);
+    if (rc < 0) {
+      if (stopped()) return Outcome::kStopped;
+      // Drain the decoder: frames it still holds are part of the stream.
+      avcodec_send_packet(input.decoder, nullptr);
+      if (receive_all() == Outcome::kStopped) return Outcome::kStopped;
+      if (rc == AVERROR_EOF || (input.avio != nullptr && rc == AVERROR(EIO))) return Outcome::kEnded;
+      if (stalled_) {
+        *error = "no data from " + name + " for " + std::to_string(settings_.stall_timeout_ms) + " ms (stall_timeout_ms)";
+      } else {
+        *error = "read error in " + name + " after " + std::to_string(input.frames_decoded) + " frames: " + AvError(rc);
+      }
+      return Outcome::kFailed;
+    }
+    last_activity_ns_.store(NowNs(), std::memory_order_relaxed);
+    if (input.packet->stream_index != input.stream_index) {
+      av_packet_unref(input.packet);
+      continue;
+    }
+    ++input.packets_read;
+    const int sent = avcodec_send_packet(input.decoder, input.packet);
+    av_packet_unref(input.packet);
+    if (sent < 0 && sent != AVERROR(EAGAIN)) {
+      ++input.consecutive_decode_errors;
+      input.last_decode_error = AvError(sent);
+      if (too_many_errors()) return Outcome::kFailed;
+      continue;
+    }
+    if (receive_all() == Outcome::kStopped) return Outcome::kStopped;
+    if (too_many_errors()) return Outcome::kFailed;
+  }
+  return Outcome::kStopped;
+}
+
+std::string StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
+  const bool network = kind_ == InputKind::kNetwork;
+  int attempts = 0;           // reconnect attempts since the last frame
+  std::string cause;          // what went wrong first since the last frame
+  std::string last_problem;
+  while (!stopped()) {
+    std::unique_ptr<Input> input;
+    std::string problem = OpenInput(&input);
+    Outcome outcome = Outcome::kFailed;
+    if (problem.empty()) {
+      const int64_t before = next_index_;
+      outcome = Decode(*input, emit, &problem);
+      if (next_index_ > before) attempts = 0;  // it worked for a while: a new budget
+      if (outcome == Outcome::kEnded && !network) {
+        if (input->packets_expected > 0 && input->packets_read < input->packets_expected && !stopped()) {
+          return "'" + uri_ + "' ended after " + std::to_string(input->packets_read) + " of the " +
+                 std::to_string(input->packets_expected) + " frames its index announces: the file is truncated or its index is wrong";
+        }
+        // After draining, every video packet should have become a frame; the rest were corrupt.
+        packets_total_ += input->packets_read;
+        packets_lost_ += std::max<int64_t>(0, input->packets_read - input->frames_decoded);
+        errors_logged_ += input->logged_errors.load();
+        if (settings_.loop && kind_ != InputKind::kMemory && kind_ != InputKind::kCamera && !stopped()) {
+          if (next_index_ == before) return "'" + uri_ + "' has no frames to loop over";
+          rebase_ = true;
+          continue;
+        }
+        if (next_index_ == 0 && !stopped()) return "'" + uri_ + "' ended without a single decodable frame";
+        if (packets_lost_ > 0 || errors_logged_ > 0) {
+          return "corrupt data in '" + uri_ + "': the decoder reported " + std::to_string(errors_logged_) +
+                 " error(s) and " + std::to_string(packets_lost_) + " of " + std::to_string(packets_total_) +
+                 " video packets could not be decoded" +
+                 (input->last_decode_error.empty() ? "" : " (" + input->last_decode_error + ")");
+        }
+        return {};
+      }
+      if (outcome == Outcome::kEnded) {
+        if (settings_.reconnect == 0) return {};  // a network stream that simply ended
+        problem = "'" + uri_ + "' closed the connection";  // a camera going away: try again
+      }
+    }
+    if (stopped() || outcome == Outcome::kStopped) return {};
+    last_problem = problem;
+    if (attempts == 0) cause = problem;
+    if (!network || attempts >= settings_.reconnect) {
+      if (network && settings_.reconnect > 0) {
+        return cause + "; gave up after " + std::to_string(attempts) + " reconnect attempt(s)" +
+               (last_problem != cause ? " (last: " + last_problem + ")" : "");
+      }
+      return last_problem;
+    }
+    // Back off: reconnect_delay_ms, doubling per attempt, at most 16 times that.
+    const int64_t delay = int64_t{settings_.reconnect_delay_ms} << std::min(attempts, 4);
+    ++attempts;
+    VS_LOG_WARN("stream '{}': {}; reconnecting in {} ms (attempt {} of {})", stream_id_, last_problem, delay, attempts,
+                settings_.reconnect);
+    if (!WaitFor(Clock::now() + std::chrono::milliseconds(delay))) return {};
+    rebase_ = true;
+  }
+  return {};
+}
+
+}  // namespace vstream::detail

@@ -1,0 +1,124 @@
+// StreamReader: one input's demux → decode → convert loop on FFmpeg (private to DataSource).
+//
+// Run() opens the input, decodes until it ends, fails or Stop() is called, and hands each frame
+// to `emit`. It repairs what inputs get wrong (missing or non-increasing timestamps), reconnects
+// network inputs within the budget, restarts files when looping, paces to a frame rate, and
+// returns a message that names the input and the cause when the stream failed ("" otherwise).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vstream/frame.hpp"
+
+struct AVFormatContext;  // FFmpeg's, kept out of this header
+
+namespace vstream::detail {
+
+struct ReaderSettings {
+  PixelFormat format = PixelFormat::kBGR24;
+  int decoder_threads = 0;  // 0: FFmpeg chooses
+  bool hardware = false;    // try FFmpeg hardware decoders first
+  int device_id = 0;
+  bool loop = false;
+  double frame_rate = 0;    // > 0: pace output to this rate
+  int interval = 1;         // keep every Nth decoded frame
+  int reconnect = 0;        // attempts after a network input fails or ends
+  int reconnect_delay_ms = 500;
+  int stall_timeout_ms = 10000;  // network inputs: no data for this long counts as a disconnect
+  std::string rtsp_transport = "tcp";
+  int max_decode_errors = 50;    // consecutive packets the decoder rejects before the stream fails
+  size_t memory_buffer_bytes = 4u << 20;
+};
+
+/// Bytes pushed from memory for a "mem://" input: a bounded FIFO that FFmpeg reads through a
+/// custom AVIOContext. Push blocks while full; Read blocks while empty.
+class ByteFeed {
+ public:
+  explicit ByteFeed(size_t capacity) : capacity_(capacity) {}
+  /// False after End() or Cancel().
+  bool Push(const uint8_t* data, size_t size);
+  void End();
+  void Cancel();
+  /// Bytes read (> 0), 0 at the end of the data, -1 when cancelled.
+  int Read(uint8_t* out, int size);
+  bool ended() const;
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::vector<uint8_t>> chunks_;  // guarded by mutex_
+  size_t front_offset_ = 0;                  // bytes of chunks_.front() already read; guarded by mutex_
+  size_t buffered_ = 0;                      // guarded by mutex_
+  bool ended_ = false;                       // guarded by mutex_
+  bool cancelled_ = false;                   // guarded by mutex_
+};
+
+enum class InputKind { kFile, kNetwork, kImageSequence, kCamera, kMemory };
+
+/// Decides how to open `uri` (see DataSource's header for the forms).
+InputKind ClassifyInput(const std::string& uri);
+
+class StreamReader {
+ public:
+  StreamReader(std::string stream_id, std::string uri, ReaderSettings settings, std::shared_ptr<ByteFeed> feed);
+  ~StreamReader();
+
+  /// Decodes until the input ends or fails, or Stop(). `emit` returns false to stop (the pipeline
+  /// is shutting down). Returns "" when the input ended normally or was stopped, else what failed.
+  std::string Run(const std::function<bool(FramePtr)>& emit);
+  /// Thread-safe: interrupts blocking reads, waits and reconnect back-offs.
+  void Stop();
+  /// The index the next frame would get (the EOS frame's index).
+  int64_t next_index() const { return next_index_; }
+
+ public:
+  struct Input;  // one opened input (FFmpeg contexts); public for FFmpeg's C callbacks
+
+ private:
+  enum class Outcome { kEnded, kStopped, kFailed };
+
+  std::string OpenInput(std::unique_ptr<Input>* out);
+  Outcome Decode(Input& input, const std::function<bool(FramePtr)>& emit, std::string* error);
+  bool EmitDecoded(Input& input, const std::function<bool(FramePtr)>& emit);
+  bool WaitFor(std::chrono::steady_clock::time_point until);  // false when stopped
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+  static int Interrupt(void* opaque);
+
+  const std::string stream_id_;
+  const std::string uri_;
+  const ReaderSettings settings_;
+  const InputKind kind_;
+  const std::shared_ptr<ByteFeed> feed_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> last_activity_ns_{0};  // steady clock; for stall detection
+  std::atomic<bool> stalled_{false};
+  std::mutex wait_mutex_;
+  std::condition_variable wait_cv_;  // Stop() wakes pacing and back-off waits
+
+  // Decode-thread state.
+  int64_t next_index_ = 0;       // decoded frames so far (across loops and reconnects)
+  int64_t last_pts_ = 0;         // last pts handed out, in the output time base
+  bool have_pts_ = false;
+  bool rebase_ = false;          // the next frame starts a new segment (loop or reconnect)
+  int64_t pts_offset_ = 0;       // added to the input's pts in the current segment
+  int64_t packets_total_ = 0;    // video packets read from a file input (all loops)
+  int64_t packets_lost_ = 0;     // of those, packets that produced no frame
+  int64_t errors_logged_ = 0;    // errors FFmpeg logged while decoding file inputs
+  const AVFormatContext* active_format_ = nullptr;  // the input being opened or read
+  int64_t last_position_ = -1;   // its byte position when the interrupt callback last looked
+  std::chrono::steady_clock::time_point next_due_;
+  bool hardware_warned_ = false;
+};
+
+}  // namespace vstream::detail

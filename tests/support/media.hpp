@@ -1,0 +1,123 @@
+// Test media made at test time with the ffmpeg CLI, and helpers around it: temporary folders,
+// ffprobe frame counts, and an ffmpeg process serving a stream on 127.0.0.1 (started and killed
+// by the test).
+#pragma once
+
+#include <signal.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace vstream::test {
+
+/// A folder removed with everything in it when the test ends.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("vstream_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Runs a shell command; returns its exit status.
+inline int Shell(const std::string& command) {
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/// Output of a shell command (stdout), trimmed.
+inline std::string ShellOutput(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[256];
+    while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+    ::pclose(pipe);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+/// Luma of frame n in the generated videos: 16 + 7n (n < 32), so the colour encodes the frame.
+inline int LumaOfFrame(int64_t n) { return 16 + static_cast<int>(7 * (n % 32)); }
+/// The BGR value that luma becomes after limited-range YUV -> RGB conversion.
+inline int BgrOfFrame(int64_t n) { return static_cast<int>((LumaOfFrame(n) - 16) * 255.0 / 219.0 + 0.5); }
+
+/// Encodes `frames` grey frames of width x height whose brightness encodes the frame number.
+/// `codec`: an ffmpeg encoder ("libx264", "mpeg4", "png", ...); `extra`: more ffmpeg options.
+inline bool MakeVideo(const std::string& path, const std::string& codec, int width, int height, int frames,
+                      int rate = 25, const std::string& extra = "") {
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  const std::string command = "ffmpeg -nostdin -v error -y -f lavfi -i color=c=black:s=" + size + ":r=" +
+                              std::to_string(rate) + " -frames:v " + std::to_string(frames) +
+                              " -vf \"geq=lum='16+7*mod(N,32)':cb=128:cr=128\" -c:v " + codec +
+                              (codec == "libx264" ? " -pix_fmt yuv420p -qp 4 -g 12" : "") +
+                              (codec == "mpeg4" ? " -q:v 2 -g 12" : "") + " " + extra + " \"" + path + "\"";
+  return Shell(command) == 0;
+}
+
+/// Frames ffprobe decodes from the first video stream (-count_frames).
+inline int64_t ProbeFrameCount(const std::string& path) {
+  const std::string out = ShellOutput("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+                                      "stream=nb_read_frames -of csv=p=0 \"" + path + "\"");
+  return out.empty() ? -1 : std::atoll(out.c_str());
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+int FreePort();
+
+/// An ffmpeg process started with posix_spawn (never fork in a threaded test), killed with
+/// SIGKILL on Kill() or destruction.
+class FfmpegProcess {
+ public:
+  explicit FfmpegProcess(const std::vector<std::string>& args) {
+    std::vector<std::string> argv_storage = {"ffmpeg", "-nostdin", "-v", "error"};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    if (posix_spawnp(&pid_, "ffmpeg", &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~FfmpegProcess() { Kill(); }
+  bool running() const { return pid_ > 0; }
+  /// SIGSTOP: the process keeps its sockets open but does nothing.
+  void Pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  /// kill -9, then reap.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace vstream::test
