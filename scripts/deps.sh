@@ -14,6 +14,8 @@ packages=(
   # video and vision
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
   libopencv-dev opencv-doc
+  # inference tests: small ONNX models are generated at test time
+  python3-onnx
   # multi-process
   libboost-dev
   # benchmark baselines (bench/): GStreamer decode

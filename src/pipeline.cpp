@@ -230,7 +230,10 @@ Status Pipeline::Build(const GraphConfig& config) {
       for (ModuleNode* child : node->children) stack.push_back(child);
     }
   }
-  for (auto& node : impl_->nodes) node->module->node_ = node.get();
+  for (auto& node : impl_->nodes) {
+    node->module->node_ = node.get();
+    node->module->parallelism_ = node->is_source ? 0 : node->config.parallelism;
+  }
   impl_->state = PipelineImpl::State::kBuilt;
   return Status::Ok();
 }

@@ -77,6 +77,14 @@ class Module {
   void ReportStreamError(const std::string& stream_id, const std::string& message);
   /// Posts a module-error event (the pipeline goes on).
   void ReportModuleError(const std::string& message);
+  /// For asynchronous modules: `frame` failed after Process returned > 0 and will not be
+  /// transmitted. Counted and reported like a Process that returned < 0.
+  void ReportFrameError(const FramePtr& frame, const std::string& message);
+  /// Worker threads this module runs on (its config's parallelism; 0 for sources, and before Build).
+  int parallelism() const { return parallelism_; }
+  /// Index (0 .. parallelism-1) of the pipeline worker thread that calls this, -1 on other threads.
+  /// A worker always gets the same streams, so per-worker state needs no lock.
+  static int CurrentWorker();
 
  private:
   friend class detail::ModuleNode;
@@ -84,6 +92,7 @@ class Module {
   friend class Pipeline;
   std::string name_;
   detail::ModuleNode* node_ = nullptr;  // set by the pipeline while the module belongs to one
+  int parallelism_ = 0;                 // set by the pipeline at Build
 };
 
 using StreamOptions = std::map<std::string, std::string>;

@@ -59,8 +59,10 @@ struct ParamSpec {
   ParamSpec& Min(double lo) { min = lo; return *this; }
 };
 
-/// Validated parameter values of one module instance. Getters of a declared key never fail;
-/// asking for a key the module did not declare throws std::out_of_range (a programming error).
+/// Validated parameter values of one module instance. Getters of a declared key with a value never
+/// fail; a string or list parameter without default reads as empty, other types without default are
+/// unset until the config sets them (check Has()). Asking for an undeclared or unset key throws
+/// std::out_of_range (a programming error).
 class ModuleParams {
  public:
   ModuleParams() = default;

@@ -5,4 +5,5 @@ namespace vstream::test {
 VSTREAM_REGISTER_MODULE(Recorder);
 VSTREAM_REGISTER_MODULE(Gate);
 VSTREAM_REGISTER_MODULE(ScriptedSource);
+VSTREAM_REGISTER_MODULE(ManualSource);
 }  // namespace vstream::test

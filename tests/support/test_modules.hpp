@@ -290,6 +290,36 @@ class ScriptedSource : public SourceModule {
   bool stopping_ = false;              // guarded by mutex_
 };
 
+/// A source the test drives: Push() transmits a frame from the calling thread, End() ends a stream.
+class ManualSource : public SourceModule {
+ public:
+  using SourceModule::SourceModule;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+  bool Push(FramePtr frame) { return Transmit(std::move(frame)); }
+  bool End(const std::string& stream_id, int64_t next_index) { return EndStream(stream_id, next_index); }
+
+ protected:
+  Status OnAddSource(const std::string&, const std::string&, const StreamOptions&) override { return Status::Ok(); }
+  void OnRemoveSource(const std::string&) override {}
+};
+
+/// A frame of one colour (BGR), `width` x `height`.
+inline FramePtr SolidFrame(const std::string& stream_id, int64_t index, uint8_t b, uint8_t g, uint8_t r,
+                           int width = 64, int height = 48) {
+  FramePtr frame = Frame::Create(stream_id, index);
+  frame->image = VideoFrame::Allocate(width, height, PixelFormat::kBGR24);
+  for (int y = 0; y < height; ++y) {
+    uint8_t* row = frame->image.plane(0) + static_cast<size_t>(y) * frame->image.stride(0);
+    for (int x = 0; x < width; ++x) {
+      row[3 * x] = b;
+      row[3 * x + 1] = g;
+      row[3 * x + 2] = r;
+    }
+  }
+  return frame;
+}
+
 /// Builds a JSON config: a SyntheticSource without images feeding `body` (which must name the
 /// source's children in `first`).
 inline std::string SyntheticConfig(int streams, int frames, const std::string& first, const std::string& body,

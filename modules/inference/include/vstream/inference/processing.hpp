@@ -1,0 +1,91 @@
+// Pre- and postprocessing for the Inferencer, registered by name.
+//
+// A preprocessor turns an image region (a whole frame, or an object's crop) into one batch item of
+// the model's input; the built-in "image" one resizes (stretch or letterbox), converts colour order,
+// applies (pixel * scale - mean) / std and writes NCHW or NHWC. A postprocessor turns one batch
+// item of the model's outputs into objects whose boxes are normalized to that region. Built in:
+// "classification" (softmax/top-k with labels), "blazeface" (anchors + weighted NMS), "ssd"
+// (rows of [image, label, score, x1, y1, x2, y2]) and "yolo" ([cx, cy, w, h, objectness, classes...]).
+//
+//   vstream::RegisterPostprocessor("count_head", [](const std::vector<vstream::Tensor>& outputs, int64_t item,
+//                                                  const vstream::PostprocessContext& context,
+//                                                  std::vector<vstream::DetectedObject>* objects) {
+//     ...; return vstream::Status::Ok();
+//   });
+//   // config: "custom_params": { "postproc_name": "count_head", ... }
+#pragma once
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "vstream/detected_object.hpp"
+#include "vstream/inference/backend.hpp"
+#include "vstream/inference/tensor.hpp"
+#include "vstream/status.hpp"
+
+namespace vstream {
+
+enum class ResizeMode { kStretch, kLetterbox };
+
+struct PreprocessSpec {
+  int width = 0;   // model input size
+  int height = 0;
+  int channels = 3;
+  TensorLayout layout = TensorLayout::kNCHW;
+  ResizeMode resize = ResizeMode::kStretch;
+  bool rgb = true;                        // channel order the model expects
+  std::array<float, 3> mean{0, 0, 0};     // in the model's channel order
+  std::array<float, 3> std{1, 1, 1};
+  float scale = 1.0f;                     // applied before mean/std: (pixel * scale - mean) / std
+};
+
+/// How model-input pixels map back to the region: region_px = (model_px - pad) / scale.
+struct RegionTransform {
+  float scale_x = 1;
+  float scale_y = 1;
+  float pad_x = 0;
+  float pad_y = 0;
+  int region_width = 0;
+  int region_height = 0;
+
+  /// A box in model-input pixels -> normalized to the region (clamped to [0, 1]).
+  BoundingBox ToRegion(float x1, float y1, float x2, float y2) const;
+};
+
+/// `region` is BGR (CV_8UC3). Writes spec.width * spec.height * spec.channels floats to `out`.
+using Preprocessor =
+    std::function<Status(const cv::Mat& region, const PreprocessSpec& spec, float* out, RegionTransform* transform)>;
+
+struct PostprocessContext {
+  const PreprocessSpec& spec;
+  const RegionTransform& transform;
+  float threshold;
+  float nms_threshold;
+  int top_k;
+  const std::vector<std::string>& labels;
+};
+
+using Postprocessor = std::function<Status(const std::vector<Tensor>& outputs, int64_t item,
+                                           const PostprocessContext& context, std::vector<DetectedObject>* objects)>;
+
+/// Register under `name`; false when taken. CNStream's names (PostprocClassification, PostprocSsd,
+/// PostprocYolov5, ...) are aliases of the built-in ones.
+bool RegisterPreprocessor(const std::string& name, Preprocessor preprocessor);
+bool RegisterPostprocessor(const std::string& name, Postprocessor postprocessor);
+/// Empty when unknown.
+Preprocessor FindPreprocessor(const std::string& name);
+Postprocessor FindPostprocessor(const std::string& name);
+std::vector<std::string> PreprocessorNames();
+std::vector<std::string> PostprocessorNames();
+
+/// The built-in "image" preprocessing (usable from custom preprocessors).
+Status PreprocessImage(const cv::Mat& region, const PreprocessSpec& spec, float* out, RegionTransform* transform);
+/// Greedy NMS by IoU over `objects` (kept in descending score order); per label when `per_label`.
+void NonMaximumSuppression(std::vector<DetectedObject>* objects, float iou_threshold, bool per_label);
+float IntersectionOverUnion(const BoundingBox& a, const BoundingBox& b);
+
+}  // namespace vstream

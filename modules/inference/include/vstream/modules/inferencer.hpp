@@ -1,0 +1,46 @@
+// Inferencer: runs a model on frames (or on the objects in them) and attaches what it finds.
+//
+// Frames are preprocessed (resize, colour order, normalization, layout), batched across streams
+// (`batch_size`, a partial batch runs after `batching_timeout` ms), run through an inference engine
+// (OpenCV DNN by default) and postprocessed by name into detected objects, with boxes in the frame's
+// own coordinates. With `object_infer` the model runs on crops of the frame's objects (filtered by
+// label) and its results become attributes of those objects. Each stream's frames leave in order.
+// Every `parallelism` worker has its own model instance, bound to a device (`device_id`, or
+// round-robin over `devices`).
+//
+//   "detect": { "class_name": "Inferencer", "parallelism": 1, "next_modules": ["track"],
+//               "custom_params": { "model_path": "face_detection_front_128x128_barracuda.onnx",
+//                                  "postproc_name": "blazeface", "batch_size": 4,
+//                                  "batching_timeout": 20 } }
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vstream/module.hpp"
+
+namespace vstream {
+
+namespace detail {
+class InferenceExecutor;
+struct InferenceSettings;
+}  // namespace detail
+
+class Inferencer : public Module {
+ public:
+  using Module::Module;
+  ~Inferencer() override;
+
+  static ModuleDescription Describe();
+
+  bool Open(const ModuleParams& params) override;
+  void Close() override;
+  int Process(FramePtr frame) override;
+
+ private:
+  std::shared_ptr<const detail::InferenceSettings> settings_;
+  std::vector<std::unique_ptr<detail::InferenceExecutor>> executors_;  // one per worker
+};
+
+}  // namespace vstream
