@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -134,8 +135,27 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
       return fail("one of: " + detail::Join(spec.choices, ", "));
     }
     case ParamType::kPath: {
-      const std::string v = detail::Trim(value);
+      std::string v = detail::Trim(value);
       if (v.empty() || IsUri(v)) return v;
+      // "~/" is the home folder; ${NAME} an environment variable.
+      if (v.rfind("~/", 0) == 0) {
+        const char* home = std::getenv("HOME");
+        if (home == nullptr) return fail("a path, but it starts with ~/ and HOME is not set");
+        v = std::string(home) + v.substr(1);
+      }
+      for (size_t at = v.find("${"); at != std::string::npos; at = v.find("${", at)) {
+        const size_t end = v.find('}', at);
+        if (end == std::string::npos) return fail("a path with ${NAME} closed by '}'");
+        const std::string name = v.substr(at + 2, end - at - 2);
+        const char* env = std::getenv(name.c_str());
+        if (env == nullptr) {
+          *error = "parameter '" + spec.name + "' uses ${" + name + "}, but the environment variable " + name +
+                   " is not set";
+          return std::string();
+        }
+        v.replace(at, end - at + 1, env);
+        at += std::strlen(env);
+      }
       std::filesystem::path p(v);
       if (p.is_relative() && !base_dir.empty()) p = base_dir / p;
       return p.lexically_normal().string();

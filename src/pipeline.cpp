@@ -326,6 +326,7 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   if (impl_->state.load() != PipelineImpl::State::kRunning) return Status::Ok();
   impl_->state = PipelineImpl::State::kStopping;
   Status result;
+  std::string cut_short;  // why a graceful stop became an abort
 
   if (mode == StopMode::kGraceful) {
     for (ModuleNode* source : impl_->sources) static_cast<SourceModule*>(source->module.get())->RemoveAllSources();
@@ -343,9 +344,7 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
                     std::to_string(impl_->unfinished_streams) +
                     " stream(s) did not finish and their queued frames were dropped";
       if (!impl_->abort_requested) result = Status(StatusCode::kRuntimeError, message);
-      lock.unlock();
-      // The observer hears it before the workers are joined (a module stuck in Process may need it).
-      impl_->PostEvent(EventType::kModuleError, {}, {}, "pipeline '" + impl_->name + "': " + message);
+      cut_short = "pipeline '" + impl_->name + "': " + message;
       mode = StopMode::kAbort;
     }
   }
@@ -356,6 +355,9 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   if (mode == StopMode::kAbort) {
     impl_->aborting_ = true;
     for (auto& node : impl_->nodes) node->CloseQueues(true);  // wakes producers blocked on full queues
+    // Said once the queued frames are gone, and before the workers are joined: an observer may
+    // need to hear it to release a module stuck in Process.
+    if (!cut_short.empty()) impl_->PostEvent(EventType::kModuleError, {}, {}, cut_short);
     for (ModuleNode* source : impl_->sources) source->module->Close();
     for (auto& node : impl_->nodes) node->JoinWorkers();
     for (auto& node : impl_->nodes) {

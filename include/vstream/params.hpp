@@ -29,7 +29,8 @@ enum class ParamType {
   kDouble,
   kBool,    // true/false, 1/0, yes/no, on/off (strings or JSON booleans)
   kEnum,    // one of `choices`
-  kPath,    // a file or folder; relative values are resolved against the config file's folder
+  kPath,    // a file or folder: "~/" and ${NAME} (environment) expand; relative values are resolved
+            // against the config file's folder
   kList,    // a JSON array of strings, or a comma-separated string
 };
 

@@ -2,6 +2,7 @@
 
 #include <opencv2/core/cuda.hpp>
 #include <opencv2/core/ocl.hpp>
+#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -379,8 +381,9 @@ built-in one is available to it as `vstream::PreprocessImage`.
 (`"parallelism": 3, "devices": "0,1"`: instances on 0, 1, 0), as Paddle Serving binds process
 ops to cards; each listed device must exist. With `target: auto` a `device_id` of 0 or more uses
 that GPU through CUDA or OpenCL when OpenCV has it, and otherwise falls back to the CPU with a
-warning (so CNStream configs with `"device_id": 1` run anywhere); an explicit `target` makes a
-missing device an error.)"};
+warning (so CNStream configs with `"device_id": 1` run anywhere). A `target` (or `backend`) that
+this OpenCV build or machine cannot run (CUDA in Debian's OpenCV, say) is named in a warning and
+the instance runs on the CPU; a CUDA device number beyond the devices that exist is an error.)"};
 }
 
 namespace {
@@ -399,43 +402,71 @@ std::vector<float> Floats(const std::vector<std::string>& items, const char* wha
   return out;
 }
 
-// Decides where instance runs: the backend options for `device`, or why it cannot.
+// Is OpenCV DNN able to run `target` (with `backend`, or the backend that target needs) here?
+bool TargetAvailable(const std::string& backend, const std::string& target) {
+  static const std::map<std::string, cv::dnn::Target> kTargets = {
+      {"cpu", cv::dnn::DNN_TARGET_CPU},       {"opencl", cv::dnn::DNN_TARGET_OPENCL},
+      {"opencl_fp16", cv::dnn::DNN_TARGET_OPENCL_FP16}, {"cuda", cv::dnn::DNN_TARGET_CUDA},
+      {"cuda_fp16", cv::dnn::DNN_TARGET_CUDA_FP16}, {"vulkan", cv::dnn::DNN_TARGET_VULKAN}};
+  static const std::map<std::string, cv::dnn::Backend> kBackends = {
+      {"default", cv::dnn::DNN_BACKEND_DEFAULT}, {"opencv", cv::dnn::DNN_BACKEND_OPENCV},
+      {"cuda", cv::dnn::DNN_BACKEND_CUDA},       {"openvino", cv::dnn::DNN_BACKEND_INFERENCE_ENGINE},
+      {"vulkan", cv::dnn::DNN_BACKEND_VKCOM}};
+  const auto t = kTargets.find(target);
+  const auto b = kBackends.find(backend);
+  if (t == kTargets.end() || b == kBackends.end()) return false;
+  for (auto available : cv::dnn::getAvailableTargets(b->second)) {
+    if (available == t->second) return true;
+  }
+  return false;
+}
+
+// Decides where an instance runs. A target this machine or OpenCV build cannot run falls back to
+// the CPU with a warning; a device number beyond the devices that exist is an error when the user
+// bound devices explicitly (`devices`, or an explicit target).
 Status ResolveDevice(int device, const std::string& backend, const std::string& target, bool strict,
                      const std::string& module, BackendOptions* out) {
   out->backend = backend;
   out->device_id = device;
   const int cuda_devices = cv::cuda::getCudaEnabledDeviceCount();
   const bool opencl = cv::ocl::haveOpenCL();
+  auto cpu = [&](const std::string& why) {
+    VS_LOG_WARN("module '{}': {}; running on the CPU", module, why);
+    out->backend = backend == "cuda" || backend == "vulkan" ? "default" : backend;
+    out->target = "cpu";
+    out->device_id = -1;
+    return Status::Ok();
+  };
   if (target != "auto") {
     out->target = target;
-    if (target.rfind("cuda", 0) == 0 && device >= cuda_devices) {
-      return {StatusCode::kInvalidConfig, "device " + std::to_string(std::max(device, 0)) +
-                                              " does not exist: OpenCV sees " + std::to_string(cuda_devices) +
-                                              " CUDA device(s) on this machine"};
-    }
     if (target.rfind("cuda", 0) == 0 && backend == "default") out->backend = "cuda";
+    if (!TargetAvailable(out->backend, target)) {
+      return cpu("target '" + target + "' (backend '" + out->backend +
+                 "') is not available: this OpenCV build or this machine cannot run it");
+    }
+    if (target.rfind("cuda", 0) == 0 && device >= cuda_devices) {
+      return {StatusCode::kInvalidConfig, "device " + std::to_string(device) + " does not exist: OpenCV sees " +
+                                              std::to_string(cuda_devices) + " CUDA device(s)"};
+    }
     return Status::Ok();
   }
   if (device < 0) {
     out->target = "cpu";
     return Status::Ok();
   }
-  if (device < cuda_devices) {
+  if (device < cuda_devices && TargetAvailable("cuda", "cuda")) {
     out->backend = "cuda";
     out->target = "cuda";
     return Status::Ok();
   }
-  if (opencl) {
+  if (opencl && TargetAvailable(backend, "opencl")) {
     out->target = "opencl";
     return Status::Ok();
   }
   const std::string missing = "device " + std::to_string(device) + " does not exist: OpenCV sees " +
                               std::to_string(cuda_devices) + " CUDA device(s) and no OpenCL device on this machine";
   if (strict) return {StatusCode::kInvalidConfig, missing};
-  VS_LOG_WARN("module '{}': device_id {}: {}; running on the CPU", module, device, missing);
-  out->target = "cpu";
-  out->device_id = -1;
-  return Status::Ok();
+  return cpu("device_id " + std::to_string(device) + ": " + missing);
 }
 
 }  // namespace

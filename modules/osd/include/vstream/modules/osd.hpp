@@ -1,0 +1,44 @@
+// Osd: draws what the pipeline found onto the frames: boxes, labels, scores, track ids, keypoints
+// and each stream's frame rate.
+//
+// It draws on the frame's own image (BGR24 or RGB24; other formats are converted to BGR24 first),
+// so modules after it, and branches that share the frame, see the drawing: put it on the branch
+// that encodes or displays.
+//
+//   "osd": { "class_name": "Osd", "next_modules": ["encode"], "custom_params": { "show_fps": true } }
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vstream/module.hpp"
+
+namespace vstream {
+
+class Osd : public Module {
+ public:
+  using Module::Module;
+  static ModuleDescription Describe();
+  bool Open(const ModuleParams& params) override;
+  void Close() override;
+  int Process(FramePtr frame) override;
+
+ private:
+  struct Rate {
+    std::chrono::steady_clock::time_point window_start;
+    int frames = 0;
+    double fps = 0;
+  };
+  int thickness_ = 2;
+  double font_scale_ = 0.5;
+  bool labels_ = true;
+  bool scores_ = true;
+  bool track_ids_ = true;
+  bool keypoints_ = true;
+  bool fps_ = true;
+  std::vector<std::map<std::string, Rate>> rates_;  // per worker, per stream
+};
+
+}  // namespace vstream
