@@ -20,3 +20,14 @@ function(vstream_target_flags target)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
 endfunction()
+
+# Registers a GoogleTest binary's tests with ctest under `label`. In a ThreadSanitizer build the
+# tests get tests/tsan.supp (races inside uninstrumented FFmpeg, OpenCV, TBB and GDAL).
+function(vstream_add_gtests target label)
+  set(environment "")
+  if(VSTREAM_SANITIZE STREQUAL "thread")
+    set(environment ENVIRONMENT
+        "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1")
+  endif()
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${label} TIMEOUT 300 ${environment})
+endfunction()

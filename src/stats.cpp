@@ -18,15 +18,33 @@ std::string Clip(const std::string& text, size_t width) {
 }
 }  // namespace
 
-std::string PipelineStats::ToTable() const {
-  std::string out = Format("uptime %.1f s\n", uptime_s);
+std::string PipelineStats::ToTable(const PipelineStats* previous) const {
+  const double interval = previous != nullptr ? uptime_s - previous->uptime_s : 0;
+  const bool rates = interval > 0;
+  // Rate over the interval when there is an earlier snapshot, else the average since Start.
+  auto module_fps = [&](size_t i, const ModuleStats& m) {
+    if (!rates || i >= previous->modules.size() || previous->modules[i].name != m.name) return m.fps;
+    const auto& p = previous->modules[i];
+    const uint64_t now = m.parallelism == 0 ? m.frames_out : m.frames_in;
+    const uint64_t before = p.parallelism == 0 ? p.frames_out : p.frames_in;
+    return static_cast<double>(now - before) / interval;
+  };
+  auto stream_fps = [&](const StreamStats& s) {
+    if (!rates) return s.fps;
+    for (const auto& p : previous->streams) {
+      if (p.stream_id == s.stream_id) return static_cast<double>(s.frames - p.frames) / interval;
+    }
+    return s.fps;
+  };
+  std::string out = Format("uptime %.1f s%s\n", uptime_s, rates ? Format(" (fps over the last %.1f s)", interval).c_str() : "");
   out += Format("%-24s %-14s %4s %10s %10s %8s %7s %7s %11s %9s %9s %8s\n", "module", "class", "par", "in", "out",
                 "fps", "skip", "drop", "queue", "p50 ms", "p99 ms", "errors");
-  for (const auto& m : modules) {
+  for (size_t i = 0; i < modules.size(); ++i) {
+    const ModuleStats& m = modules[i];
     const std::string queue = m.queue_capacity == 0 ? "-" : Format("%zu/%zu", m.queue_depth, m.queue_capacity);
     out += Format("%-24s %-14s %4d %10llu %10llu %8.1f %7llu %7llu %11s %9.3f %9.3f %8llu\n", Clip(m.name, 24).c_str(),
                   Clip(m.class_name, 14).c_str(), m.parallelism, static_cast<unsigned long long>(m.frames_in),
-                  static_cast<unsigned long long>(m.frames_out), m.fps, static_cast<unsigned long long>(m.frames_skipped),
+                  static_cast<unsigned long long>(m.frames_out), module_fps(i, m), static_cast<unsigned long long>(m.frames_skipped),
                   static_cast<unsigned long long>(m.frames_dropped), queue.c_str(), m.latency_p50_ms, m.latency_p99_ms,
                   static_cast<unsigned long long>(m.errors));
   }
@@ -36,7 +54,7 @@ std::string PipelineStats::ToTable() const {
     for (const auto& s : streams) {
       out += Format("%-24s %10llu %10llu %8.1f %7llu %9.3f %9.3f %-8s %s\n", Clip(s.stream_id, 24).c_str(),
                     static_cast<unsigned long long>(s.frames), static_cast<unsigned long long>(s.frames_completed),
-                    s.fps, static_cast<unsigned long long>(s.frames_dropped), s.latency_p50_ms, s.latency_p99_ms,
+                    stream_fps(s), static_cast<unsigned long long>(s.frames_dropped), s.latency_p50_ms, s.latency_p99_ms,
                     s.finished ? "finished" : "running", s.error.c_str());
     }
   }

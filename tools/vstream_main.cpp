@@ -2,6 +2,7 @@
 //
 //   vstream run CONFIG [--set module.key=value]... [--input [ID=]URI]... [--stats-interval S]
 //               [--stats-json FILE] [--log-level LEVEL]
+//   vstream run CONFIG CONFIG... [--set module.key=value]... [--restart N]   (one process per config)
 //   vstream check CONFIG [--set module.key=value]...
 //   vstream inspect [CLASS] [--markdown] | --markdown-dir DIR
 //   vstream graph CONFIG
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "supervisor.hpp"
 #include "vstream/vstream.hpp"
 
 namespace {
@@ -38,6 +40,9 @@ const char* kUsage =
     "  vstream run CONFIG [--set MODULE.KEY=VALUE]... [--input [ID=]URI]... [--stats-interval SECONDS]\n"
     "              [--stats-json FILE] [--log-level LEVEL]\n"
     "      Runs the pipeline until every stream has ended (Ctrl-C: stop gracefully; twice: abort).\n"
+    "  vstream run CONFIG CONFIG... [--set MODULE.KEY=VALUE]... [--restart N] [--stats-interval SECONDS]\n"
+    "      Runs each config in a process of its own and supervises them (Ctrl-C stops all; a stage\n"
+    "      that dies is reported, and restarted up to N times with --restart).\n"
     "  vstream check CONFIG [--set MODULE.KEY=VALUE]...\n"
     "      Validates the config without running it.\n"
     "  vstream inspect [CLASS] [--markdown]\n"
@@ -60,6 +65,7 @@ struct Options {
   double stats_interval = 0;
   std::string stats_json;
   std::string markdown_dir;
+  int restart = 0;
   bool markdown = false;
   std::string log_level;
 };
@@ -90,6 +96,15 @@ bool ParseOptions(int argc, char** argv, int first, Options* out, std::string* e
         *error = "--stats-interval takes seconds >= 0, got '" + v + "'";
         return false;
       }
+    } else if (arg == "--restart") {
+      if (!value(&v)) return false;
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < 0) {
+        *error = "--restart takes a count >= 0, got '" + v + "'";
+        return false;
+      }
+      out->restart = static_cast<int>(n);
     } else if (arg == "--stats-json") {
       if (!value(&out->stats_json)) return false;
     } else if (arg == "--markdown-dir") {
@@ -223,7 +238,46 @@ int Inspect(const Options& options) {
   return kExitOk;
 }
 
+// Several configs: validate them all, then run each in a process of its own.
+int RunStages(const Options& options) {
+  if (!options.inputs.empty() || !options.stats_json.empty()) {
+    return Usage("--input and --stats-json go with a single CONFIG (put inputs in each config's source)");
+  }
+  std::vector<vstream::tool::Stage> stages;
+  std::vector<bool> override_used(options.overrides.size(), false);
+  for (const auto& path : options.positional) {
+    vstream::GraphConfig config;
+    vstream::Status s = vstream::GraphConfig::FromFile(path, &config);
+    vstream::tool::Stage stage{path, {}};
+    // An override applies to every config that has its module.
+    for (size_t i = 0; s && i < options.overrides.size(); ++i) {
+      const std::string& o = options.overrides[i];
+      const std::string module = o.substr(0, o.substr(0, o.find('=')).rfind('.'));
+      if (config.Find(module) == nullptr) continue;
+      override_used[i] = true;
+      s = config.Set(o);
+      stage.args.insert(stage.args.end(), {"--set", o});
+    }
+    if (s) s = config.Validate();
+    if (!s) {
+      std::cerr << s.message() << "\n";
+      return kExitConfig;  // nothing starts
+    }
+    if (options.stats_interval > 0) stage.args.insert(stage.args.end(), {"--stats-interval", std::to_string(options.stats_interval)});
+    if (!options.log_level.empty()) stage.args.insert(stage.args.end(), {"--log-level", options.log_level});
+    stages.push_back(std::move(stage));
+  }
+  for (size_t i = 0; i < options.overrides.size(); ++i) {
+    if (!override_used[i]) {
+      std::cerr << "override '" << options.overrides[i] << "': no config has that module\n";
+      return kExitConfig;
+    }
+  }
+  return vstream::tool::Supervise(std::filesystem::canonical("/proc/self/exe").string(), stages, options.restart);
+}
+
 int Run(const Options& options) {
+  if (options.positional.size() > 1) return RunStages(options);
   vstream::GraphConfig config;
   if (int code = LoadConfig(options, &config); code != kExitOk) return code;
 
@@ -284,8 +338,11 @@ int Run(const Options& options) {
   const auto interval = options.stats_interval > 0
                             ? std::chrono::milliseconds(static_cast<int64_t>(options.stats_interval * 1000))
                             : std::chrono::milliseconds::max();
+  vstream::PipelineStats previous = pipeline.GetStats();
   while (!pipeline.WaitForStreams(interval) && pipeline.running()) {
-    std::cerr << pipeline.GetStats().ToTable() << "\n";
+    vstream::PipelineStats now = pipeline.GetStats();
+    std::cerr << now.ToTable(&previous) << "\n";
+    previous = std::move(now);
   }
   const vstream::Status stopped = pipeline.Stop(interrupts > 1 ? vstream::StopMode::kAbort : vstream::StopMode::kGraceful);
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
@@ -317,6 +374,15 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitOk;
   }
   const std::string command = argv[1];
+  if (command == "run") {
+    // Taken with sigwait once the pipeline runs; blocked from the start so that a Ctrl-C that
+    // comes early (while a config loads) stops the run gracefully instead of killing it.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  }
   Options options;
   std::string error;
   if (!ParseOptions(argc, argv, 2, &options, &error)) return Usage(error);

@@ -48,8 +48,9 @@ struct PipelineStats {
   std::vector<ModuleStats> modules;
   std::vector<StreamStats> streams;
 
-  /// A fixed-width text table of modules and streams, for terminals and logs.
-  std::string ToTable() const;
+  /// A fixed-width text table of modules and streams, for terminals and logs. With `previous` (an
+  /// earlier snapshot of the same pipeline) the fps columns are the rates since that snapshot.
+  std::string ToTable(const PipelineStats* previous = nullptr) const;
   /// The snapshot as one JSON object.
   std::string ToJson() const;
 };

@@ -12,6 +12,7 @@ extern "C" {
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "ffmpeg_error.hpp"
 #include "log_internal.hpp"
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
@@ -19,11 +20,6 @@ extern "C" {
 namespace vstream {
 namespace detail {
 namespace {
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
 
 AVPixelFormat SourceFormat(PixelFormat format) {
   switch (format) {
@@ -53,6 +49,7 @@ struct EncodeSession {
   Status Start(const std::string& file, const std::string& codec_name, int width, int height, double frame_rate,
                int crf, int bitrate_kbps, const std::string& preset) {
     path = file;
+    if (frame_rate > 0) duration_us = static_cast<int64_t>(1e6 / frame_rate);
     std::error_code ignored;
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
@@ -115,6 +112,9 @@ struct EncodeSession {
     const int strides[4] = {image.stride(0), image.plane_count() > 1 ? image.stride(1) : 0, 0, 0};
     sws_scale(sws, planes, strides, 0, image.height(), frame->data, frame->linesize);
     if (pts_us <= last_pts) pts_us = last_pts + 1;  // the muxer needs increasing timestamps
+    // Every packet carries a duration: without one the last frame falls outside the MP4's edit
+    // list and players drop it.
+    if (last_pts != INT64_MIN) duration_us = pts_us - last_pts;
     last_pts = pts_us;
     frame->pts = pts_us;
     return Send(frame);
@@ -131,6 +131,7 @@ struct EncodeSession {
     int rc = avcodec_send_frame(codec, input);
     if (rc < 0 && rc != AVERROR_EOF) return {StatusCode::kRuntimeError, "encoding failed: " + AvError(rc)};
     while ((rc = avcodec_receive_packet(codec, packet)) == 0) {
+      if (packet->duration <= 0) packet->duration = duration_us;
       av_packet_rescale_ts(packet, codec->time_base, stream->time_base);
       packet->stream_index = stream->index;
       rc = av_interleaved_write_frame(format, packet);
@@ -147,6 +148,7 @@ struct EncodeSession {
   AVFrame* frame = nullptr;
   AVPacket* packet = nullptr;
   int64_t last_pts = INT64_MIN;
+  int64_t duration_us = 40000;  // of one frame: the last gap between frames (25 fps until known)
   int64_t frames = 0;
 };
 

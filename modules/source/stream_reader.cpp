@@ -15,6 +15,7 @@ extern "C" {
 #include <map>
 #include <set>
 
+#include "ffmpeg_error.hpp"
 #include "log_internal.hpp"
 
 namespace vstream::detail {
@@ -23,11 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr AVRational kMicroseconds{1, 1000000};
 
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();

@@ -1,0 +1,242 @@
+// The vstream tool end to end, as a user runs it: real processes, real files, exit codes.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "media.hpp"
+
+extern char** environ;
+
+namespace vstream {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Result Vstream(const std::string& args) {
+  Result result;
+  const std::string command = std::string(VSTREAM_CLI) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// vstream started in the background with its stdout and stderr on a pipe the test reads lines from.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {VSTREAM_CLI};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    out_ = ::fdopen(fds[0], "r");
+  }
+  ~Background() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) std::fclose(out_);
+  }
+  /// Reads lines until one contains `text` (returned), or the output ends ("").
+  std::string WaitForLine(const std::string& text) {
+    char line[4096];
+    while (std::fgets(line, sizeof(line), out_) != nullptr) {
+      seen_ += line;
+      if (std::strstr(line, text.c_str()) != nullptr) return line;
+    }
+    return {};
+  }
+  void Signal(int signal) { ::kill(pid_, signal); }
+  /// Reads what is left of the output, then waits for the exit code.
+  int Wait() {
+    WaitForLine("\x01never printed");
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& seen() const { return seen_; }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  std::string seen_;
+};
+
+pid_t PidIn(const std::string& line) {
+  const size_t at = line.find("(pid ");
+  return at == std::string::npos ? -1 : static_cast<pid_t>(std::atol(line.c_str() + at + 5));
+}
+
+std::string Write(const test::ScratchDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+TEST(Cli, RunWritesAnMp4AndOneJsonLinePerFrame) {
+  test::ScratchDir dir("cli_run");
+  ASSERT_TRUE(test::MakeVideo(dir / "input.mp4", "libx264", 320, 240, 48));
+  const std::string config = Write(dir, "pipeline.json", R"({
+    // decode -> track -> draw -> encode, and the detections as JSON Lines
+    "src": {"class_name": "DataSource", "next_modules": ["track"]},
+    "track": {"class_name": "Tracker", "next_modules": ["osd", "results"]},
+    "osd": {"class_name": "Osd", "next_modules": ["encode"]},
+    "encode": {"class_name": "Encoder", "custom_params": {"path": "out/{stream}.mp4"}},
+    "results": {"class_name": "ResultSink", "custom_params": {"path": "out/results.jsonl"}}
+  })");
+  const Result run = Vstream("run " + config + " --input clip=" + dir / "input.mp4" + " --stats-json " + dir / "stats.json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("summary:"), std::string::npos) << run.output;
+  EXPECT_EQ(test::ProbeFrameCount(dir / "out/clip.mp4"), 48);
+  std::ifstream in(dir / "out/results.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    const auto json = nlohmann::json::parse(line);
+    EXPECT_EQ(json["stream_id"], "clip");
+    EXPECT_EQ(json["frame_index"], lines);
+  }
+  EXPECT_EQ(lines, 48);
+  const auto stats = nlohmann::json::parse(std::ifstream(dir / "stats.json"));
+  EXPECT_EQ(stats["streams"][0]["frames"], 48);
+}
+
+TEST(Cli, SetOverridesAndRuntimeErrorsHaveTheirExitCode) {
+  test::ScratchDir dir("cli_errors");
+  const std::string config = Write(dir, "p.json", R"({"src": {"class_name": "DataSource", "next_modules": ["sink"]},
+                                                      "sink": {"class_name": "ResultSink", "custom_params": {"path": "r.jsonl"}}})");
+  const Result missing = Vstream("run " + config + " --input " + dir / "nope.mp4");
+  EXPECT_EQ(missing.code, 1) << missing.output;  // a stream error is a runtime error
+  EXPECT_NE(missing.output.find("no such file"), std::string::npos) << missing.output;
+  const Result bad_set = Vstream("run " + config + " --set sink.nope=1");
+  EXPECT_EQ(bad_set.code, 2) << bad_set.output;
+  EXPECT_NE(bad_set.output.find("unknown parameter 'nope'"), std::string::npos) << bad_set.output;
+  EXPECT_EQ(Vstream("run").code, 64);
+  EXPECT_EQ(Vstream("frobnicate x").code, 64);
+}
+
+TEST(Cli, CheckRejectsEachInvalidConfigWithItsMessage) {
+  test::ScratchDir dir("cli_check");
+  struct Case {
+    const char* json;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"{ \"a\": {\"class_name\": \"DataSource\",, } }", "malformed JSON"},
+      {R"({"a": {"class_name": "DataSourse"}})", "unknown class_name 'DataSourse' (did you mean 'DataSource'?)"},
+      {R"({"a": {"class_name": "DataSource", "next_modules": ["b"]}})", "next_modules names 'b', which is not a module"},
+      {R"({"s": {"class_name": "DataSource", "next_modules": ["a"]}, "a": {"class_name": "Tracker", "next_modules": ["b"]},
+          "b": {"class_name": "Osd", "next_modules": ["a"]}})", "the graph has a cycle: a -> b -> a"},
+      {R"({"s": {"class_name": "DataSource", "next_modules": ["i"]}, "i": {"class_name": "Inferencer"}})",
+       "parameter 'model_path' is required"},
+      {R"({"s": {"class_name": "DataSource", "custom_params": {"interval": 0}}})", "parameter 'interval' must be between 1"},
+      {R"({"s": {"class_name": "DataSource", "next_modules": ["t"]}, "t": {"class_name": "Tracker", "parallelism": 0}})",
+       "'parallelism' must be between 1 and 1024"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    const std::string path = Write(dir, "case" + std::to_string(n++) + ".json", c.json);
+    const Result check = Vstream("check " + path);
+    EXPECT_EQ(check.code, 2) << c.json;
+    EXPECT_NE(check.output.find(c.message), std::string::npos) << "got: " << check.output << "\nwanted: " << c.message;
+  }
+  const std::string good = Write(dir, "good.json", R"({"s": {"class_name": "DataSource", "next_modules": ["t"]},
+                                                       "t": {"class_name": "Tracker"}})");
+  const Result ok = Vstream("check " + good);
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("OK (2 modules)"), std::string::npos);
+  const Result graph = Vstream("graph " + good);
+  EXPECT_NE(graph.output.find("\"s\" -> \"t\";"), std::string::npos) << graph.output;
+}
+
+TEST(Cli, CtrlCStopsGracefullyAndCompletesTheOutput) {
+  test::ScratchDir dir("cli_sigint");
+  const std::string config = Write(dir, "live.json", R"({
+    "src": {"class_name": "SyntheticSource", "next_modules": ["encode", "results"],
+            "custom_params": {"streams": 1, "frames": 0, "width": 160, "height": 96, "frame_rate": 200,
+                              "pattern": "moving_box"}},
+    "encode": {"class_name": "Encoder", "custom_params": {"path": "live.mp4"}},
+    "results": {"class_name": "ResultSink", "custom_params": {"path": "live.jsonl"}}})");
+  Background run({"run", config, "--stats-interval", "0.2"});
+  ASSERT_NE(run.WaitForLine("uptime"), "") << run.seen();  // running: the first stats table
+  run.Signal(SIGINT);
+  EXPECT_EQ(run.Wait(), 0) << run.seen();
+  EXPECT_NE(run.seen().find("stopping gracefully"), std::string::npos) << run.seen();
+  // The stream ended with its EOS: the MP4 is complete and holds every frame the JSONL lists.
+  std::ifstream in(dir / "live.jsonl");
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_GT(lines, 0);
+  EXPECT_EQ(test::ProbeFrameCount(dir / "live.mp4"), lines);
+}
+
+TEST(Cli, SeveralConfigsRunAsSupervisedProcesses) {
+  test::ScratchDir dir("cli_stages");
+  const std::string stage = R"({"src": {"class_name": "SyntheticSource", "next_modules": ["out"],
+      "custom_params": {"streams": 1, "frames": 0, "width": 32, "height": 16, "frame_rate": 100}},
+      "out": {"class_name": "ResultSink", "custom_params": {"path": "NAME.jsonl"}}})";
+  const std::string a = Write(dir, "a.json", std::string(stage).replace(stage.find("NAME"), 4, "a"));
+  const std::string b = Write(dir, "b.json", std::string(stage).replace(stage.find("NAME"), 4, "b"));
+  Background run({"run", a, b, "--restart", "1"});
+  const pid_t first_a = PidIn(run.WaitForLine("started stage " + a));
+  ASSERT_GT(first_a, 0) << run.seen();
+  ASSERT_GT(PidIn(run.WaitForLine("started stage " + b)), 0) << run.seen();
+  ::kill(first_a, SIGKILL);  // a stage dies
+  EXPECT_NE(run.WaitForLine("was killed by signal 9; restarting it (1 of 1)"), "") << run.seen();
+  const pid_t second_a = PidIn(run.WaitForLine("started stage " + a));
+  EXPECT_GT(second_a, 0);
+  EXPECT_NE(second_a, first_a);
+  run.Signal(SIGINT);  // stops every stage gracefully
+  EXPECT_EQ(run.Wait(), 0) << run.seen();
+  EXPECT_TRUE(std::filesystem::exists(dir / "a.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "b.jsonl"));
+}
+
+TEST(Cli, SeveralConfigsAreAllValidatedBeforeAnyStarts) {
+  test::ScratchDir dir("cli_stages_invalid");
+  const std::string good = Write(dir, "good.json", R"({"s": {"class_name": "SyntheticSource", "next_modules": ["t"]},
+                                                       "t": {"class_name": "PassThrough"}})");
+  const std::string bad = Write(dir, "bad.json", R"({"s": {"class_name": "SyntheticSource", "custom_params": {"frames": -1}}})");
+  const Result run = Vstream("run " + good + " " + bad);
+  EXPECT_EQ(run.code, 2) << run.output;
+  EXPECT_EQ(run.output.find("started stage"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("parameter 'frames' must be at least 0"), std::string::npos) << run.output;
+}
+
+TEST(Cli, InspectDescribesModules) {
+  const Result list = Vstream("inspect");
+  EXPECT_EQ(list.code, 0);
+  for (const char* name : {"DataSource (source)", "Inferencer", "Tracker", "Osd", "Encoder", "ResultSink"}) {
+    EXPECT_NE(list.output.find(name), std::string::npos) << name;
+  }
+  const Result one = Vstream("inspect Inferencer");
+  EXPECT_NE(one.output.find("batching_timeout : number = 50"), std::string::npos) << one.output;
+  EXPECT_EQ(Vstream("inspect Nope").code, 2);
+}
+
+}  // namespace
+}  // namespace vstream
