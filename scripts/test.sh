@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite through ctest: the normal build
-# first, then the core, DataSource, Inferencer and output-module suites under ThreadSanitizer and
-# under AddressSanitizer + UBSan.
+# first, then the core, DataSource, Inferencer, output-module and IPC suites under ThreadSanitizer
+# and under AddressSanitizer + UBSan.
 #
 #   scripts/test.sh                          # everything
 #   VSTREAM_SANITIZERS="" scripts/test.sh    # skip the sanitizer builds
@@ -26,10 +26,10 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 for sanitizer in $sanitizers; do
-  echo "== core, source, inference and output tests under the '$sanitizer' sanitizer"
+  echo "== core, source, inference, output and ipc tests under the '$sanitizer' sanitizer"
   cmake -S . -B "build-$sanitizer" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DVSTREAM_SANITIZE="$sanitizer" \
         -DVSTREAM_BUILD_BENCH=OFF -DVSTREAM_BUILD_SAMPLES=OFF -DVSTREAM_BUILD_TOOLS=OFF >/dev/null
-  cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests
-  ctest --test-dir "build-$sanitizer" -L "core|source|inference|output" --output-on-failure -j "$jobs"
+  cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests ipc_tests
+  ctest --test-dir "build-$sanitizer" -L "core|source|inference|output|ipc" --output-on-failure -j "$jobs"
 done
 echo "== all tests passed"
