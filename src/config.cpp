@@ -495,7 +495,7 @@ std::string GraphConfig::ToDot() const {
   dot << "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n";
   for (const auto& module : modules) {
     const auto* entry = registry.Find(module.class_name);
-    const bool source = entry != nullptr && entry->is_source;
+    const bool source = entry != nullptr && entry->IsSource(module.params);
     dot << "  \"" << escape(module.name) << "\" [label=\"" << escape(module.name) << "\\n"
         << escape(std::string(ModuleRegistry::Canonical(module.class_name)));
     if (!source) dot << "\\nx" << module.parallelism << ", queue " << module.max_input_queue_size;

@@ -80,9 +80,10 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
     } else {
-      any_source |= module.entry->is_source;
+      module.is_source = module.entry->IsSource(mc.params);
+      any_source |= module.is_source;
     }
-    const bool is_source = module.entry != nullptr && module.entry->is_source;
+    const bool is_source = module.is_source;
     if (!is_source && (mc.parallelism < 1 || mc.parallelism > kMaxParallelism)) {
       errors.push_back(prefix + "'parallelism' must be between 1 and " + std::to_string(kMaxParallelism) +
                        " worker threads, got " + std::to_string(mc.parallelism));
@@ -130,7 +131,7 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       }
       const size_t child = it->second;
       const ValidatedModule& target_module = graph.modules[child];
-      if (target_module.entry != nullptr && target_module.entry->is_source) {
+      if (target_module.is_source) {
         errors.push_back("module " + Quoted(target) + " is a source (" + target_module.entry->class_name +
                          ") but " + Quoted(mc.name) + " lists it in next_modules; sources cannot have inputs");
         continue;
@@ -148,7 +149,7 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
     std::vector<bool> reached(graph.modules.size(), false);
     std::vector<size_t> stack;
     for (size_t v = 0; v < graph.modules.size(); ++v) {
-      if (graph.modules[v].entry != nullptr && graph.modules[v].entry->is_source) stack.push_back(v);
+      if (graph.modules[v].is_source) stack.push_back(v);
     }
     while (!stack.empty()) {
       const size_t v = stack.back();

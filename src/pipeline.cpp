@@ -205,7 +205,7 @@ Status Pipeline::Build(const GraphConfig& config) {
       return {StatusCode::kRuntimeError, "module '" + vm.config->name + "': the factory of class '" +
                                              vm.entry->class_name + "' returned nothing"};
     }
-    auto node = std::make_unique<ModuleNode>(impl_.get(), std::move(module), *vm.config, vm.entry->is_source,
+    auto node = std::make_unique<ModuleNode>(impl_.get(), std::move(module), *vm.config, vm.is_source,
                                              std::move(vm.params), std::move(vm.skip));
     by_index[index] = node.get();
     impl_->by_name[vm.config->name] = node.get();

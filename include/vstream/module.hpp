@@ -115,8 +115,9 @@ class SourceModule : public Module {
   std::vector<std::string> ActiveStreams() const;
   bool HasStream(const std::string& stream_id) const;
 
-  /// Sources have no inputs: Process is never called.
-  int Process(FramePtr frame) final;
+  /// A source has no inputs, so the pipeline never calls Process on it. A class that is a source
+  /// only in some configurations (see ModuleRegistry's IsSource) overrides it for the others.
+  int Process(FramePtr frame) override;
 
  protected:
   virtual Status OnAddSource(const std::string& stream_id, const std::string& uri,

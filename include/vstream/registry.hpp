@@ -3,7 +3,8 @@
 // VSTREAM_REGISTER_MODULE(Class) makes a Module subclass available by name. A config may spell
 // the name "Class", "vstream::Class" or "cnstream::Class" (CNStream configs load unchanged).
 // A class describes itself with a static `ModuleDescription Describe()`; without one it accepts no
-// custom_params.
+// custom_params. A SourceModule subclass that is a source only in some configurations declares
+// `static bool IsSource(const std::map<std::string, std::string>& custom_params)`.
 //
 //   class Blur : public vstream::Module { ... static vstream::ModuleDescription Describe(); };
 //   VSTREAM_REGISTER_MODULE(Blur);
@@ -12,6 +13,7 @@
 
 #include <concepts>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,7 +33,16 @@ class ModuleRegistry {
     std::string class_name;  // without namespace
     Factory factory;
     std::function<ModuleDescription()> describe;
-    bool is_source = false;
+    bool is_source = false;  // derives from SourceModule
+    /// For a SourceModule subclass that is a source only in some configurations (ModuleIPC: a
+    /// server is a source, a client is a stage): decides from the module's custom_params. Empty:
+    /// always `is_source`.
+    std::function<bool(const std::map<std::string, std::string>& params)> source_when;
+
+    /// Whether a module of this class with these custom_params is a source.
+    bool IsSource(const std::map<std::string, std::string>& params) const {
+      return is_source && (!source_when || source_when(params));
+    }
   };
 
   static ModuleRegistry& Instance();
@@ -61,6 +72,11 @@ concept HasDescribe = requires {
 };
 
 template <typename T>
+concept HasIsSource = requires(const std::map<std::string, std::string>& params) {
+  { T::IsSource(params) } -> std::convertible_to<bool>;
+};
+
+template <typename T>
 ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
   static_assert(std::is_base_of_v<Module, T>, "VSTREAM_REGISTER_MODULE needs a vstream::Module subclass");
   ModuleRegistry::Entry entry;
@@ -73,6 +89,10 @@ ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
     entry.describe = [] { return ModuleDescription{}; };
   }
   entry.is_source = std::is_base_of_v<SourceModule, T>;
+  if constexpr (HasIsSource<T>) {
+    static_assert(std::is_base_of_v<SourceModule, T>, "only a SourceModule subclass can decide IsSource per config");
+    entry.source_when = [](const std::map<std::string, std::string>& params) { return T::IsSource(params); };
+  }
   return entry;
 }
 }  // namespace detail

@@ -84,6 +84,62 @@ TEST(Registry, DescriptionAndDuplicateNames) {
   EXPECT_TRUE(registry.Find("StampCheck")->describe().params.empty());
 }
 
+// A source or a stage depending on its config (as ModuleIPC: server or client).
+class Switchable : public SourceModule {
+ public:
+  using SourceModule::SourceModule;
+  static ModuleDescription Describe() {
+    return {"source or stage", {ParamSpec::Enum("role", "stage", {"source", "stage"}, "what it is")}};
+  }
+  static bool IsSource(const std::map<std::string, std::string>& params) {
+    auto it = params.find("role");
+    return it != params.end() && it->second == "source";
+  }
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+  int Process(FramePtr frame) override {
+    if (!frame->IsEos()) ++processed;
+    return 0;
+  }
+  std::atomic<int> processed{0};
+
+ protected:
+  Status OnAddSource(const std::string& id, const std::string&, const StreamOptions&) override {
+    for (int64_t i = 0; i < 3; ++i) Transmit(Frame::Create(id, i));
+    EndStream(id, 3);
+    return Status::Ok();
+  }
+  void OnRemoveSource(const std::string&) override {}
+};
+VSTREAM_REGISTER_MODULE(Switchable);
+
+TEST(Registry, SourceOrStageByConfiguration) {
+  const auto* entry = ModuleRegistry::Instance().Find("Switchable");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_TRUE(entry->IsSource({{"role", "source"}}));
+  EXPECT_FALSE(entry->IsSource({{"role", "stage"}}));
+  Pipeline pipeline;
+  Status s = pipeline.BuildFromString(R"({
+      "head": {"class_name": "Switchable", "next_modules": ["middle"], "custom_params": {"role": "source"}},
+      "middle": {"class_name": "Switchable", "next_modules": ["sink"], "custom_params": {"role": "stage"}},
+      "sink": {"class_name": "Recorder"}})");
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.AddSource("cam", "", {}, "head"));
+  EXPECT_EQ(pipeline.AddSource("other", "", {}, "middle").code(), StatusCode::kNotFound);  // a stage here
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
+  pipeline.Stop();
+  EXPECT_EQ(pipeline.GetModule<Switchable>("middle")->processed, 3);
+  EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 3u);
+  // In the source role it cannot have parents.
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(R"({
+      "head": {"class_name": "Switchable", "next_modules": ["tail"], "custom_params": {"role": "source"}},
+      "tail": {"class_name": "Switchable", "custom_params": {"role": "source"}}})", "/", &config));
+  EXPECT_NE(config.Validate().message().find("module 'tail' is a source (Switchable)"), std::string::npos)
+      << config.Validate().message();
+}
+
 TEST(Registry, OpenFailureNamesTheModuleAndTheReason) {
   class Refuses : public Module {
    public:
