@@ -102,6 +102,11 @@ bool SourceModule::HasStream(const std::string& stream_id) const {
   return streams_.count(stream_id) != 0;
 }
 
+void SourceModule::SetExpectingStreams(bool expecting) {
+  expecting_streams_.store(expecting, std::memory_order_release);
+  if (node_ != nullptr) node_->pipeline->NotifyStreamsChanged();
+}
+
 bool SourceModule::EndStream(const std::string& stream_id, int64_t next_index, const std::string& error) {
   {
     std::lock_guard<std::mutex> lock(streams_mutex_);

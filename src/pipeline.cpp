@@ -114,6 +114,20 @@ void PipelineImpl::CompleteAtLeaf(const FramePtr& frame) {
   streams_changed.notify_all();
 }
 
+void PipelineImpl::NotifyStreamsChanged() {
+  // Taking the mutex orders this notification after a waiter's check of the predicate.
+  { std::lock_guard<std::mutex> lock(streams_mutex); }
+  streams_changed.notify_all();
+}
+
+bool PipelineImpl::AllStreamsDone() const {
+  if (unfinished_streams != 0) return false;
+  for (const ModuleNode* source : sources) {
+    if (static_cast<const SourceModule*>(source->module.get())->ExpectingStreams()) return false;
+  }
+  return true;
+}
+
 void PipelineImpl::RecordStreamError(const std::string& stream_id, const std::string& message) {
   std::shared_ptr<StreamState> stream;
   {
@@ -418,15 +432,13 @@ Status Pipeline::RemoveSource(const std::string& stream_id) {
 bool Pipeline::WaitForStreams(std::chrono::milliseconds timeout) {
   if (impl_->ForkedChild()) return false;
   std::unique_lock<std::mutex> lock(impl_->streams_mutex);
-  auto done = [this] {
-    return impl_->unfinished_streams == 0 || impl_->state.load() != PipelineImpl::State::kRunning;
-  };
+  auto done = [this] { return impl_->AllStreamsDone() || impl_->state.load() != PipelineImpl::State::kRunning; };
   if (timeout == std::chrono::milliseconds::max()) {
     impl_->streams_changed.wait(lock, done);
   } else {
     impl_->streams_changed.wait_for(lock, timeout, done);
   }
-  return impl_->unfinished_streams == 0;
+  return impl_->AllStreamsDone();
 }
 
 PipelineStats Pipeline::GetStats() const {

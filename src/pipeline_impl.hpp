@@ -37,6 +37,10 @@ class PipelineImpl {
   /// A frame reached the end of a leaf module.
   void CompleteAtLeaf(const FramePtr& frame);
   void RecordStreamError(const std::string& stream_id, const std::string& message);
+  /// Wakes WaitForStreams to look again (a source changed whether it expects streams).
+  void NotifyStreamsChanged();
+  /// Every stream finished and no source expects more. Caller holds streams_mutex.
+  bool AllStreamsDone() const;
 
   void PostEvent(EventType type, std::string module, std::string stream_id, std::string message,
                  int64_t frame_index = -1, uint64_t count = 1);

@@ -21,6 +21,7 @@
 //   VSTREAM_REGISTER_MODULE(Counter);   // usable as "class_name": "Counter" in a config
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -114,6 +115,8 @@ class SourceModule : public Module {
   void RemoveAllSources();
   std::vector<std::string> ActiveStreams() const;
   bool HasStream(const std::string& stream_id) const;
+  /// True while the source says more streams will come (see SetExpectingStreams).
+  bool ExpectingStreams() const { return expecting_streams_.load(std::memory_order_acquire); }
 
   /// A source has no inputs, so the pipeline never calls Process on it. A class that is a source
   /// only in some configurations (see ModuleRegistry's IsSource) overrides it for the others.
@@ -130,7 +133,13 @@ class SourceModule : public Module {
   /// stream. Returns false when the stream was not active.
   bool EndStream(const std::string& stream_id, int64_t next_index, const std::string& error = {});
 
+  /// A source that will start streams on its own later (an IPC server waiting for its clients)
+  /// sets this, so Pipeline::WaitForStreams does not return while it waits for them; it clears it
+  /// when no more will come. A graceful Stop ends the wait as well.
+  void SetExpectingStreams(bool expecting);
+
  private:
+  std::atomic<bool> expecting_streams_{false};
   mutable std::mutex streams_mutex_;
   std::set<std::string> streams_;  // active stream ids; guarded by streams_mutex_
 };

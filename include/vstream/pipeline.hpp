@@ -68,8 +68,9 @@ class Pipeline {
                    const std::string& source_module = {});
   /// Ends a stream early (its EOS still flows through).
   Status RemoveSource(const std::string& stream_id);
-  /// Blocks until every stream that was added has finished (EOS through every module), or the
-  /// timeout passes. Returns true when all finished. The observer may receive the last kStreamEos
+  /// Blocks until every stream that was added has finished (EOS through every module) and no source
+  /// expects more streams (SourceModule::SetExpectingStreams), or the pipeline stops, or the timeout
+  /// passes. Returns true when all finished and none is expected. The observer may receive the last kStreamEos
   /// events just after this returns; Stop() delivers every pending event before it returns.
   bool WaitForStreams(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 

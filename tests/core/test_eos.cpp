@@ -2,6 +2,8 @@
 // per stream when it has passed every module, and frees the stream id.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "test_modules.hpp"
 #include "vstream/vstream.hpp"
 
@@ -57,6 +59,45 @@ TEST(Eos, RemoveSourceEndsOneStreamAndOthersGoOn) {
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->frames()["short"].size(), 30u);
   EXPECT_FALSE(pipeline.GetModule<test::Recorder>("sink")->out_of_order());
   EXPECT_EQ(pipeline.RemoveSource("endless").code(), StatusCode::kNotFound);
+  pipeline.Stop();
+}
+
+// A source that announces streams will come (as an IPC server waiting for its clients).
+class Awaiting : public SourceModule {
+ public:
+  using SourceModule::SourceModule;
+  bool Open(const ModuleParams&) override {
+    SetExpectingStreams(true);
+    return true;
+  }
+  void Close() override {}
+  void NoMoreStreams() { SetExpectingStreams(false); }
+  void Produce(const std::string& id) {
+    Transmit(Frame::Create(id, 0));
+    EndStream(id, 1);
+  }
+
+ protected:
+  Status OnAddSource(const std::string&, const std::string&, const StreamOptions&) override { return Status::Ok(); }
+  void OnRemoveSource(const std::string&) override {}
+};
+VSTREAM_REGISTER_MODULE(Awaiting);
+
+TEST(Eos, WaitForStreamsWaitsForASourceThatExpectsMore) {
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(R"({"src": {"class_name": "Awaiting", "next_modules": ["sink"]},
+                                           "sink": {"class_name": "Recorder"}})"));
+  ASSERT_TRUE(pipeline.Start());
+  auto* source = pipeline.GetModule<Awaiting>("src");
+  // No stream yet, but more are expected: not done.
+  EXPECT_FALSE(pipeline.WaitForStreams(std::chrono::milliseconds(0)));
+  ASSERT_TRUE(pipeline.AddSource("late", ""));
+  source->Produce("late");
+  EXPECT_FALSE(pipeline.WaitForStreams(std::chrono::milliseconds(0))) << "the source still expects streams";
+  std::thread announcer([&] { source->NoMoreStreams(); });
+  EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));  // woken by the announcement
+  announcer.join();
+  EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 1u);
   pipeline.Stop();
 }
 
