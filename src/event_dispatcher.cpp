@@ -92,6 +92,7 @@ void EventDispatcher::Log(const Event& event) {
 }
 
 void EventDispatcher::Run() {
+  thread_id_ = std::this_thread::get_id();
   while (true) {
     Event event;
     EventCallback callback;

@@ -5,6 +5,7 @@
 // event is also logged. An observer that throws is logged and keeps receiving later events.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -23,6 +24,8 @@ class EventDispatcher {
   /// Delivers what is queued, then joins the thread.
   void Stop();
   void Post(Event event);
+  /// True on the thread that runs the observer.
+  bool OnDispatcherThread() const { return std::this_thread::get_id() == thread_id_.load(); }
 
  private:
   void Run();
@@ -35,6 +38,7 @@ class EventDispatcher {
   EventCallback callback_;        // guarded by mutex_ (set before Start)
   std::map<std::string, uint64_t> frame_errors_logged_;  // per module; guarded by mutex_
   std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
 };
 
 }  // namespace vstream::detail

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "latency_histogram.hpp"
 #include "vstream/frame.hpp"
@@ -20,11 +21,14 @@ namespace vstream::detail {
 class PipelineImpl;
 
 struct StreamState {
-  StreamState(std::string id, const PipelineImpl* owner_in, int leaves)
-      : stream_id(std::move(id)), owner(owner_in), pending_leaves(leaves) {}
+  StreamState(std::string id, const PipelineImpl* owner_in, int leaves, const std::vector<uint32_t>* joins)
+      : stream_id(std::move(id)), owner(owner_in), join_expected(joins), pending_leaves(leaves) {}
 
   const std::string stream_id;
   const PipelineImpl* const owner;
+  /// Per join slot: how many of that join's parents this stream's source reaches (so how many
+  /// deliveries of one frame the join waits for). Owned by the source's node.
+  const std::vector<uint32_t>* const join_expected;
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<uint64_t> frames{0};     // produced by the source
   std::atomic<uint64_t> completed{0};  // completions at leaf modules

@@ -14,6 +14,12 @@ thread_local int t_current_worker = -1;  // set by ModuleNode::WorkerLoop
 
 int Module::CurrentWorker() { return detail::t_current_worker; }
 
+namespace detail {
+thread_local bool t_skipping = false;  // set by ModuleNode::Handle around Process
+}  // namespace detail
+
+bool Module::Skipping() { return detail::t_skipping; }
+
 Module::Module(std::string name) : name_(std::move(name)) {}
 Module::~Module() = default;
 

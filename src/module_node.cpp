@@ -66,7 +66,11 @@ bool ModuleNode::Deliver(FramePtr frame) {
   // order of enqueueing follows the order of completion for every stream of this worker.
   std::lock_guard<std::mutex> lock(*join_mutexes_[worker]);
   const uint32_t arrived = FrameAccess::JoinCount(*frame, join_slot).fetch_add(1, std::memory_order_relaxed) + 1;
-  if (arrived < parents.size()) return true;
+  // Only the parents this frame's source reaches will deliver it (two sources may merge here).
+  const auto& state = FrameAccess::State(*frame);
+  const uint32_t expected = state ? (*state->join_expected)[static_cast<size_t>(join_slot)]
+                                  : static_cast<uint32_t>(parents.size());
+  if (arrived < expected) return true;
   return Enqueue(worker, std::move(frame));
 }
 
@@ -134,18 +138,25 @@ void ModuleNode::WorkerLoop(size_t worker) {
   }
 }
 
+extern thread_local bool t_skipping;
+
 void ModuleNode::Handle(FramePtr frame) {
   const bool eos = frame->IsEos();
-  if (!eos && skip_ && skip_(*frame)) {
+  const bool skip = !eos && skip_ && skip_(*frame);
+  if (skip) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
-    Forward(std::move(frame));
-    return;
+    if (!module->ReceivesSkippedFrames()) {
+      Forward(std::move(frame));
+      return;
+    }
+  } else {
+    frames_in_.fetch_add(1, std::memory_order_relaxed);
   }
-  frames_in_.fetch_add(1, std::memory_order_relaxed);
-  const bool profiling = pipeline->profiling;
+  const bool profiling = pipeline->profiling && !skip;
   const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   int result = 0;
   std::string exception_message;
+  t_skipping = skip;
   try {
     result = module->Process(frame);
   } catch (const std::exception& e) {
@@ -155,6 +166,7 @@ void ModuleNode::Handle(FramePtr frame) {
     result = -1;
     exception_message = "Process threw a non-standard exception";
   }
+  t_skipping = false;
   if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
 
   if (result == 0) {

@@ -57,6 +57,7 @@ class ModuleNode {
   std::vector<ModuleNode*> parents;
   int join_slot = -1;       // index of this node's arrival counter in each frame, when it has >1 parent
   int reachable_leaves = 0; // sources: distinct leaf modules downstream (EOS accounting)
+  std::vector<uint32_t> join_expected;  // sources, per join slot: parents of that join it reaches
 
  private:
   void WorkerLoop(size_t worker);

@@ -16,6 +16,12 @@ namespace detail {
 
 bool PipelineImpl::ForkedChild() const { return owner_pid != 0 && owner_pid != ::getpid(); }
 
+Status PipelineImpl::ObserverError() const {
+  return {StatusCode::kFailedState,
+          "pipeline '" + name + "': Start and Stop cannot be called from the observer (it runs on the "
+          "pipeline's event thread, which Stop joins); call them from another thread"};
+}
+
 Status PipelineImpl::ForkError() const {
   return {StatusCode::kFailedState,
           "pipeline '" + name + "' was started in process " + std::to_string(owner_pid) +
@@ -34,7 +40,7 @@ Status PipelineImpl::RegisterStream(const std::string& stream_id, ModuleNode* so
     return {StatusCode::kInvalidArgument, "stream id '" + stream_id + "' is already in use in pipeline '" + name +
                                               "'; choose another id or remove that stream first"};
   }
-  auto stream = std::make_shared<StreamState>(stream_id, this, source->reachable_leaves);
+  auto stream = std::make_shared<StreamState>(stream_id, this, source->reachable_leaves, &source->join_expected);
   active_streams.emplace(stream_id, stream);
   all_streams.push_back(std::move(stream));
   ++unfinished_streams;
@@ -63,7 +69,7 @@ void PipelineImpl::AttachStream(Frame& frame, ModuleNode* source) {
     auto it = active_streams.find(frame.stream_id);
     if (it == active_streams.end()) {
       // A stream the source did not register through AddSource: track it from its first frame.
-      stream = std::make_shared<StreamState>(frame.stream_id, this, source->reachable_leaves);
+      stream = std::make_shared<StreamState>(frame.stream_id, this, source->reachable_leaves, &source->join_expected);
       all_streams.push_back(stream);
       ++unfinished_streams;
       if (!frame.IsEos()) active_streams.emplace(frame.stream_id, stream);
@@ -168,6 +174,7 @@ Pipeline::~Pipeline() {
     return;
   }
   Stop(StopMode::kAbort);
+  impl_->nodes.clear();  // modules (and their threads) go before the state they report to
 }
 
 const std::string& Pipeline::name() const { return impl_->name; }
@@ -232,7 +239,8 @@ Status Pipeline::Build(const GraphConfig& config) {
     for (size_t parent : graph.modules[index].parents) node->parents.push_back(by_index[parent]);
     if (node->parents.size() > 1) node->join_slot = static_cast<int>(impl_->join_slots++);
   }
-  // Distinct leaves below each source: that many modules must see a stream's EOS.
+  // Below each source: the distinct leaves (that many modules must see a stream's EOS), and for
+  // each join how many of its parents the source reaches (that many deliveries make a frame whole).
   for (ModuleNode* source : impl_->sources) {
     std::set<ModuleNode*> seen;
     std::vector<ModuleNode*> stack{source};
@@ -242,6 +250,11 @@ Status Pipeline::Build(const GraphConfig& config) {
       if (!seen.insert(node).second) continue;
       if (node->children.empty()) ++source->reachable_leaves;
       for (ModuleNode* child : node->children) stack.push_back(child);
+    }
+    source->join_expected.assign(impl_->join_slots, 0);
+    for (auto& node : impl_->nodes) {
+      if (node->join_slot < 0) continue;
+      for (ModuleNode* parent : node->parents) source->join_expected[static_cast<size_t>(node->join_slot)] += seen.count(parent);
     }
   }
   for (auto& node : impl_->nodes) {
@@ -256,6 +269,7 @@ void Pipeline::SetObserver(EventCallback callback) { impl_->events.SetCallback(s
 
 Status Pipeline::Start() {
   if (impl_->ForkedChild()) return impl_->ForkError();
+  if (impl_->events.OnDispatcherThread()) return impl_->ObserverError();
   std::lock_guard<std::mutex> api_lock(impl_->api_mutex);
   const auto state = impl_->state.load();
   if (state == PipelineImpl::State::kEmpty) {
@@ -283,6 +297,7 @@ Status Pipeline::Start() {
   std::vector<ModuleNode*> opened;
   auto fail = [&](ModuleNode* node, const std::string& why) {
     for (auto& n : impl_->nodes) n->CloseQueues(true);
+    node->module->Close();  // it may have started threads before it failed (a source's first inputs)
     for (auto& n : impl_->nodes) n->JoinWorkers();
     for (auto it = opened.rbegin(); it != opened.rend(); ++it) (*it)->module->Close();
     {
@@ -330,6 +345,7 @@ Status Pipeline::Start() {
 
 Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   if (impl_->ForkedChild()) return impl_->ForkError();
+  if (impl_->events.OnDispatcherThread()) return impl_->ObserverError();
   if (mode == StopMode::kAbort) {
     // Cut short a graceful stop that another thread may be waiting in.
     std::lock_guard<std::mutex> lock(impl_->streams_mutex);
@@ -343,12 +359,21 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   std::string cut_short;  // why a graceful stop became an abort
 
   if (mode == StopMode::kGraceful) {
+    {
+      // First refuse new streams, then end the ones there are: an AddSource racing with this
+      // Stop either lands before (and is ended) or fails.
+      std::lock_guard<std::mutex> lock(impl_->streams_mutex);
+      impl_->accepting_streams = false;
+    }
     for (ModuleNode* source : impl_->sources) static_cast<SourceModule*>(source->module.get())->RemoveAllSources();
     std::unique_lock<std::mutex> lock(impl_->streams_mutex);
-    impl_->accepting_streams = false;
-    const bool drained = impl_->streams_changed.wait_for(lock, drain_timeout, [this] {
-      return impl_->unfinished_streams == 0 || impl_->abort_requested;
-    });
+    auto settled = [this] { return impl_->unfinished_streams == 0 || impl_->abort_requested; };
+    bool drained = true;
+    if (drain_timeout == std::chrono::milliseconds::max()) {
+      impl_->streams_changed.wait(lock, settled);  // now + max would overflow
+    } else {
+      drained = impl_->streams_changed.wait_for(lock, drain_timeout, settled);
+    }
     if (impl_->abort_requested || !drained) {
       const std::string message =
           impl_->abort_requested

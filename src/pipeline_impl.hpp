@@ -48,6 +48,7 @@ class PipelineImpl {
   bool aborting() const { return aborting_.load(std::memory_order_relaxed); }
   bool ForkedChild() const;
   Status ForkError() const;
+  Status ObserverError() const;
 
   const std::string name;
   GraphConfig config;

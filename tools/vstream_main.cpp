@@ -92,8 +92,8 @@ bool ParseOptions(int argc, char** argv, int first, Options* out, std::string* e
       if (!value(&v)) return false;
       char* end = nullptr;
       out->stats_interval = std::strtod(v.c_str(), &end);
-      if (*end != '\0' || out->stats_interval < 0) {
-        *error = "--stats-interval takes seconds >= 0, got '" + v + "'";
+      if (*end != '\0' || !(out->stats_interval >= 0 && out->stats_interval <= 86400)) {
+        *error = "--stats-interval takes seconds from 0 to 86400, got '" + v + "'";
         return false;
       }
     } else if (arg == "--restart") {

@@ -56,11 +56,20 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual bool Open(const ModuleParams& params) = 0;
+  /// Also called when Open failed, to release what it acquired before failing.
   virtual void Close() = 0;
   virtual int Process(FramePtr frame) = 0;
 
   /// The module's name in the config (not its class name).
   const std::string& name() const { return name_; }
+
+  /// An asynchronous module that forwards frames from its own thread returns true: frames that
+  /// match its `skip_if` then still go through Process (with Skipping() true), so the module can
+  /// pass them on in order with the others instead of them overtaking frames it still holds.
+  virtual bool ReceivesSkippedFrames() const { return false; }
+  /// Inside Process: true when this frame matched the module's skip_if (see ReceivesSkippedFrames);
+  /// do no work on it, only forward it in order.
+  static bool Skipping();
 
   /// The message recorded by the last Fail() on the calling thread (empty when none).
   static const std::string& LastError();

@@ -12,26 +12,13 @@ extern "C" {
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "ffmpeg_error.hpp"
+#include "ffmpeg_util.hpp"
 #include "log_internal.hpp"
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
 namespace detail {
-namespace {
-
-AVPixelFormat SourceFormat(PixelFormat format) {
-  switch (format) {
-    case PixelFormat::kBGR24: return AV_PIX_FMT_BGR24;
-    case PixelFormat::kRGB24: return AV_PIX_FMT_RGB24;
-    case PixelFormat::kNV12: return AV_PIX_FMT_NV12;
-    case PixelFormat::kGray8: return AV_PIX_FMT_GRAY8;
-    case PixelFormat::kNone: break;
-  }
-  return AV_PIX_FMT_NONE;
-}
-}  // namespace
 
 // One stream's open file: muxer, encoder, converter.
 struct EncodeSession {
@@ -105,7 +92,7 @@ struct EncodeSession {
                                                 std::to_string(codec->height) + " to " + std::to_string(image.width()) +
                                                 "x" + std::to_string(image.height()) + " within one stream"};
     }
-    sws = sws_getCachedContext(sws, image.width(), image.height(), SourceFormat(image.format()), codec->width,
+    sws = sws_getCachedContext(sws, image.width(), image.height(), ToAvPixelFormat(image.format()), codec->width,
                                codec->height, codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
     av_frame_make_writable(frame);
     const uint8_t* planes[4] = {image.plane(0), image.plane_count() > 1 ? image.plane(1) : nullptr, nullptr, nullptr};

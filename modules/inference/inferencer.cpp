@@ -80,10 +80,11 @@ class InferenceExecutor {
 
   ~InferenceExecutor() { Stop(); }
 
-  /// From the worker thread: queues the frame (waiting while the executor is full).
-  void Push(FramePtr frame) {
+  /// From the worker thread: queues the frame (waiting while the executor is full). A skipped frame
+  /// (skip_if) only keeps its place in the stream.
+  void Push(FramePtr frame, bool skipped) {
     bool infer = false;
-    if (!frame->IsEos()) infer = seen_[frame->stream_id]++ % settings_->infer_interval == 0;
+    if (!frame->IsEos() && !skipped) infer = seen_[frame->stream_id]++ % settings_->infer_interval == 0;
     std::unique_lock<std::mutex> lock(mutex_);
     not_full_.wait(lock, [&] { return stop_ || queue_.size() < capacity_; });
     if (stop_) return;
@@ -123,7 +124,8 @@ class InferenceExecutor {
       if (stop_) return;
       // Wait for a full batch, an end of stream, or the timeout since the oldest frame arrived.
       const Clock::time_point deadline = queue_.front().arrived + settings_->batching_timeout;
-      while (!stop_ && inferable_ > 0 && inferable_ < static_cast<size_t>(settings_->batch_size) && !HasEos()) {
+      while (!stop_ && inferable_ > 0 && inferable_ < static_cast<size_t>(settings_->batch_size) && !HasEos() &&
+             queue_.size() < capacity_) {
         if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) break;
       }
       if (stop_) return;
@@ -610,7 +612,7 @@ int Inferencer::Process(FramePtr frame) {
     Fail("Inferencer::Process must be called by a pipeline worker");
     return -1;
   }
-  executors_[static_cast<size_t>(worker)]->Push(std::move(frame));
+  executors_[static_cast<size_t>(worker)]->Push(std::move(frame), Skipping());
   return 1;  // the executor transmits it
 }
 

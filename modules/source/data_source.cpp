@@ -282,12 +282,19 @@ Status DataSource::OnAddSource(const std::string& stream_id, const std::string& 
     return {StatusCode::kInvalidArgument, "stream '" + stream_id + "': " + s.message()};
   }
   Reap();
-  // A stream that just ended under the same id may still be finishing its thread.
-  if (std::shared_ptr<Stream> old = Find(stream_id)) {
+  // A stream that just ended under the same id may still be finishing its thread. Take it out of
+  // the map first, so that no Reap or Close joins the same thread.
+  std::shared_ptr<Stream> old;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = streams_.find(stream_id); it != streams_.end()) {
+      old = it->second;
+      streams_.erase(it);
+    }
+  }
+  if (old) {
     old->reader->Stop();
     if (old->thread.joinable()) old->thread.join();
-    std::lock_guard<std::mutex> lock(mutex_);
-    streams_.erase(stream_id);
   }
   auto stream = std::make_shared<Stream>();
   stream->id = stream_id;
@@ -305,6 +312,7 @@ Status DataSource::OnAddSource(const std::string& stream_id, const std::string& 
 
 void DataSource::Run(const std::shared_ptr<Stream>& stream) {
   const std::string error = stream->reader->Run([this](FramePtr frame) { return Transmit(std::move(frame)); });
+  if (stream->feed) stream->feed->Cancel();  // a PushBytes waiting on a full buffer must not wait forever
   EndStream(stream->id, stream->reader->next_index(), error);
   stream->done = true;
 }

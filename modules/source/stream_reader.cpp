@@ -6,6 +6,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 }
 
@@ -15,7 +16,7 @@ extern "C" {
 #include <map>
 #include <set>
 
-#include "ffmpeg_error.hpp"
+#include "ffmpeg_util.hpp"
 #include "log_internal.hpp"
 
 namespace vstream::detail {
@@ -71,16 +72,6 @@ void InitFfmpegOnce() {
   (void)done;
 }
 
-AVPixelFormat ToAv(PixelFormat format) {
-  switch (format) {
-    case PixelFormat::kBGR24: return AV_PIX_FMT_BGR24;
-    case PixelFormat::kRGB24: return AV_PIX_FMT_RGB24;
-    case PixelFormat::kNV12: return AV_PIX_FMT_NV12;
-    case PixelFormat::kGray8: return AV_PIX_FMT_GRAY8;
-    case PixelFormat::kNone: break;
-  }
-  return AV_PIX_FMT_NONE;
-}
 
 bool IsImageFile(const std::filesystem::path& path) {
   static const char* kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
@@ -199,6 +190,7 @@ struct StreamReader::Input {
   int64_t packets_read = 0;
   int64_t frames_decoded = 0;
   int consecutive_decode_errors = 0;
+  int64_t unconverted = 0;  // decoded frames that could not be turned into output frames
   std::string last_decode_error;
   std::atomic<int64_t> logged_errors{0};  // errors FFmpeg logged for this input (any thread)
   std::shared_ptr<BufferPool> pool;
@@ -446,15 +438,24 @@ bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>
   AVFrame* source = decoded;
   if (input.hardware_format != AV_PIX_FMT_NONE && decoded->format == input.hardware_format) {
     av_frame_unref(input.transfer);
-    if (av_hwframe_transfer_data(input.transfer, decoded, 0) < 0) return true;  // counted as a lost frame
+    if (const int rc = av_hwframe_transfer_data(input.transfer, decoded, 0); rc < 0) {
+      ++input.unconverted;
+      input.last_decode_error = "copying a frame out of the hardware decoder failed: " + AvError(rc);
+      return true;
+    }
     source = input.transfer;
   }
   const int width = source->width;
   const int height = source->height;
-  const AVPixelFormat target = ToAv(settings_.format);
+  const AVPixelFormat target = ToAvPixelFormat(settings_.format);
   input.sws = sws_getCachedContext(input.sws, width, height, static_cast<AVPixelFormat>(source->format), width,
                                    height, target, SWS_BILINEAR, nullptr, nullptr, nullptr);
-  if (input.sws == nullptr) return true;
+  if (input.sws == nullptr) {
+    ++input.unconverted;
+    input.last_decode_error = std::string("no conversion from ") +
+                              av_get_pix_fmt_name(static_cast<AVPixelFormat>(source->format)) + " to the output format";
+    return true;
+  }
 
   // Rows aligned to 64 bytes so swscale's SIMD paths apply; buffers recycled through a pool.
   const int row_bytes = width * (settings_.format == PixelFormat::kBGR24 || settings_.format == PixelFormat::kRGB24 ? 3 : 1);
@@ -505,6 +506,8 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
         return Outcome::kEnded;
       }
       const bool keep_going = EmitDecoded(input, emit);
+      // Time spent waiting for the pipeline to take a frame is not silence from the input.
+      last_activity_ns_.store(NowNs(), std::memory_order_relaxed);
       av_frame_unref(input.frame);
       if (!keep_going) return Outcome::kStopped;
     }
@@ -572,7 +575,7 @@ std::string StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
         }
         // After draining, every video packet should have become a frame; the rest were corrupt.
         packets_total_ += input->packets_read;
-        packets_lost_ += std::max<int64_t>(0, input->packets_read - input->frames_decoded);
+        packets_lost_ += std::max<int64_t>(0, input->packets_read - input->frames_decoded) + input->unconverted;
         errors_logged_ += input->logged_errors.load();
         if (settings_.loop && kind_ != InputKind::kMemory && kind_ != InputKind::kCamera && !stopped()) {
           if (next_index_ == before) return "'" + uri_ + "' has no frames to loop over";

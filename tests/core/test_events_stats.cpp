@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "test_modules.hpp"
 #include "vstream/vstream.hpp"
@@ -125,6 +126,28 @@ TEST(Events, AThrowingObserverKeepsGettingLaterEvents) {
   EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(30), [&] { return delivered == 5; }));
   lock.unlock();
   pipeline.Stop();
+}
+
+TEST(Events, TheObserverCannotStopThePipelineItRunsIn) {
+  // Stop joins the observer's thread: called from the observer it must refuse, not hang.
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::optional<Status> from_observer;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(1, 3, R"("sink")", R"("sink": {"class_name": "Recorder"})")));
+  pipeline.SetObserver([&](const Event&) {
+    Status s = pipeline.Stop(StopMode::kAbort);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!from_observer) from_observer = s;
+    answered.notify_all();
+  });
+  ASSERT_TRUE(pipeline.Start());
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(answered.wait_for(lock, std::chrono::seconds(30), [&] { return from_observer.has_value(); }));
+  EXPECT_EQ(from_observer->code(), StatusCode::kFailedState);
+  EXPECT_NE(from_observer->message().find("cannot be called from the observer"), std::string::npos);
+  lock.unlock();
+  EXPECT_TRUE(pipeline.Stop());  // from this thread it works
 }
 
 TEST(Stats, CountsQueuesLatencyAndJson) {

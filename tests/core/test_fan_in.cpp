@@ -114,5 +114,26 @@ TEST(FanIn, ThreeParentsAndTwoLeaves) {
   EXPECT_EQ(events.Count(EventType::kStreamEos), 4u);
 }
 
+TEST(FanIn, TwoSourcesMergingIntoOneModule) {
+  // "merge" has two parents, but each frame comes through only one of them: its own source.
+  test::EventLog events;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(R"({
+      "a": {"class_name": "SyntheticSource", "next_modules": ["merge"],
+            "custom_params": {"streams": 2, "frames": 30, "width": 0, "height": 0}},
+      "b": {"class_name": "ScriptedSource", "next_modules": ["mark"]},
+      "mark": {"class_name": "Mark", "next_modules": ["merge"]},
+      "merge": {"class_name": "Recorder", "parallelism": 2}})"));
+  pipeline.SetObserver(events.Callback());
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.AddSource("b_cam", "", {{"frames", "25"}}, "b"));
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60))) << "a merged stream never finished";
+  pipeline.Stop();
+  auto* merge = pipeline.GetModule<test::Recorder>("merge");
+  EXPECT_EQ(merge->total(), 2u * 30u + 25u);
+  EXPECT_FALSE(merge->out_of_order());
+  EXPECT_EQ(events.Count(EventType::kStreamEos), 3u);
+}
+
 }  // namespace
 }  // namespace vstream

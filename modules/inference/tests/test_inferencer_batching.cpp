@@ -110,6 +110,34 @@ TEST(InferencerBatching, EndOfStreamFlushesWithoutWaitingForTheTimeout) {
   EXPECT_EQ(p.sink->kept("cam").size(), 3u);
 }
 
+TEST(InferencerBatching, SkippedFramesKeepTheirPlaceInTheStream) {
+  // skip_if on a batching module: skipped frames must not overtake the frames waiting in a batch.
+  Pipeline pipeline;
+  Status s = pipeline.BuildFromString(R"({
+      "src": {"class_name": "ManualSource", "next_modules": ["classify"]},
+      "classify": {"class_name": "Inferencer", "skip_if": "every_nth:2", "next_modules": ["sink"],
+                   "custom_params": {)" + test::ClassifierParams(R"("batch_size": 4, "batching_timeout": 1000)") + R"(}},
+      "sink": {"class_name": "Recorder", "custom_params": {"keep": true}}})");
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_TRUE(pipeline.Start());
+  auto* source = pipeline.GetModule<test::ManualSource>("src");
+  ASSERT_TRUE(pipeline.AddSource("cam", ""));
+  for (int64_t i = 0; i < 20; ++i) ASSERT_TRUE(source->Push(test::SolidFrame("cam", i, 10, 10, 200)));
+  source->End("cam", 20);
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
+  pipeline.Stop();
+  auto* sink = pipeline.GetModule<test::Recorder>("sink");
+  EXPECT_FALSE(sink->out_of_order());
+  const auto frames = sink->kept("cam");
+  ASSERT_EQ(frames.size(), 20u);
+  for (const auto& frame : frames) {
+    // every_nth:2 skips frames 1, 3, 5, ...: they pass through without a result.
+    EXPECT_EQ(frame->objects.size(), frame->frame_index % 2 == 1 ? 0u : 1u) << "frame " << frame->frame_index;
+  }
+  const PipelineStats stats = pipeline.GetStats();
+  EXPECT_EQ(stats.modules[1].frames_skipped, 10u);
+}
+
 TEST(InferencerBatching, InferIntervalRunsEveryNthFrame) {
   ClassifierPipeline p(R"("infer_interval": 3)");
   ASSERT_TRUE(p.pipeline.AddSource("cam", ""));

@@ -37,6 +37,8 @@ class Inferencer : public Module {
   bool Open(const ModuleParams& params) override;
   void Close() override;
   int Process(FramePtr frame) override;
+  /// Frames that match skip_if pass through the executor, so they keep their place in the stream.
+  bool ReceivesSkippedFrames() const override { return true; }
 
  private:
   std::shared_ptr<const detail::InferenceSettings> settings_;
