@@ -100,20 +100,12 @@ void PipelineImpl::CompleteAtLeaf(const FramePtr& frame) {
   {
     std::lock_guard<std::mutex> lock(streams_mutex);
     --unfinished_streams;
-    // Keep stats of a bounded number of finished streams.
-    size_t finished = 0;
-    for (const auto& s : all_streams) {
-      std::lock_guard<std::mutex> stream_lock(s->mutex);
-      finished += s->finished ? 1 : 0;
-    }
-    if (finished > kFinishedStreamsKept) {
-      for (auto it = all_streams.begin(); it != all_streams.end(); ++it) {
-        std::lock_guard<std::mutex> stream_lock((*it)->mutex);
-        if ((*it)->finished) {
-          all_streams.erase(it);
-          break;
-        }
-      }
+    // Keep stats of a bounded number of finished streams: forget the oldest.
+    finished_streams.push_back(stream);
+    if (finished_streams.size() > kFinishedStreamsKept) {
+      const auto oldest = std::find(all_streams.begin(), all_streams.end(), finished_streams.front());
+      if (oldest != all_streams.end()) all_streams.erase(oldest);
+      finished_streams.pop_front();
     }
   }
   PostEvent(EventType::kStreamEos, {}, stream->stream_id, "end of stream");
@@ -286,6 +278,7 @@ Status Pipeline::Start() {
     std::lock_guard<std::mutex> lock(impl_->streams_mutex);
     impl_->active_streams.clear();
     impl_->all_streams.clear();
+    impl_->finished_streams.clear();
     impl_->unfinished_streams = 0;
     impl_->accepting_streams = true;
   }

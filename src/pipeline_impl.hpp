@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,7 @@ class PipelineImpl {
   // All below guarded by streams_mutex.
   std::unordered_map<std::string, std::shared_ptr<StreamState>> active_streams;  // by id, until EOS leaves the source
   std::vector<std::shared_ptr<StreamState>> all_streams;                       // for stats; finished ones capped
+  std::deque<std::shared_ptr<StreamState>> finished_streams;                   // oldest first, at most kFinishedStreamsKept
   size_t unfinished_streams = 0;
   bool accepting_streams = false;
   static constexpr size_t kFinishedStreamsKept = 4096;

@@ -114,11 +114,6 @@ void ByteFeed::Cancel() {
   changed_.notify_all();
 }
 
-bool ByteFeed::ended() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return ended_;
-}
-
 int ByteFeed::Read(uint8_t* out, int size) {
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait(lock, [&] { return cancelled_ || ended_ || buffered_ > 0; });

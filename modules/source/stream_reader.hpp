@@ -50,7 +50,6 @@ class ByteFeed {
   void Cancel();
   /// Bytes read (> 0), 0 at the end of the data, -1 when cancelled.
   int Read(uint8_t* out, int size);
-  bool ended() const;
 
  private:
   const size_t capacity_;

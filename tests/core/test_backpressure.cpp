@@ -11,11 +11,9 @@ namespace vstream {
 namespace {
 
 // Spends real CPU time per frame (a stand-in for a heavy model), without sleeping.
-class SlowWork : public Module {
+class SlowWork : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr) override {
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
     volatile uint64_t spin = 0;

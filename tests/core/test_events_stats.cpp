@@ -12,11 +12,9 @@ namespace vstream {
 namespace {
 
 // Fails frames 3, 13, 23, ... through Fail() and throws on frames 7, 17, 27, ...
-class Flaky : public Module {
+class Flaky : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (frame->IsEos()) return 0;
     if (frame->frame_index % 10 == 3) {

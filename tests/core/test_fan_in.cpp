@@ -11,11 +11,9 @@ namespace vstream {
 namespace {
 
 // Marks each frame with its own name (under the frame's lock, as parallel branches must).
-class Mark : public Module {
+class Mark : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (frame->IsEos()) return 0;
     auto lock = frame->LockObjects();

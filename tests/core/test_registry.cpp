@@ -30,11 +30,9 @@ class Stamp : public Module {
 VSTREAM_REGISTER_MODULE(Stamp);
 
 // Checks the stamp and counts it.
-class StampCheck : public Module {
+class StampCheck : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (frame->IsEos()) return 0;
     const std::string* stamp = frame->data.Get<std::string>("stamp");

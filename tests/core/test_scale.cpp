@@ -46,5 +46,17 @@ TEST(Scale, ThousandStreams) {
   EXPECT_EQ(pipeline.GetStats().streams.size(), 1000u);
 }
 
+TEST(Scale, StatsKeepABoundedNumberOfFinishedStreams) {
+  // 5000 one-frame streams: the stats keep the 4096 most recently finished, not every stream ever.
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(5000, 1, R"("sink")", R"("sink": {"class_name": "PassThrough"})")));
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
+  pipeline.Stop();
+  const auto streams = pipeline.GetStats().streams;
+  EXPECT_EQ(streams.size(), 4096u);
+  for (const auto& s : streams) EXPECT_TRUE(s.finished) << s.stream_id;
+}
+
 }  // namespace
 }  // namespace vstream

@@ -8,11 +8,9 @@ namespace vstream {
 namespace {
 
 // Adds one object to frames with an even index (a stand-in for a detector).
-class EvenDetector : public Module {
+class EvenDetector : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (!frame->IsEos() && frame->frame_index % 2 == 0) frame->objects.emplace_back();
     return 0;

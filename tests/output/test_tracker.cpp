@@ -12,11 +12,9 @@ namespace vstream {
 namespace {
 
 // A stand-in detector: one object per bright blob (pixels above 200), labelled "blob".
-class BlobDetector : public Module {
+class BlobDetector : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (frame->IsEos()) return 0;
     cv::Mat bgr = ToMat(frame->image);

@@ -37,6 +37,14 @@ inline int ThreadCount() {
   return count;
 }
 
+/// Base for test stages that need no parameters or resources: only Process to write.
+class Stage : public Module {
+ public:
+  using Module::Module;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+};
+
 /// Records, per stream, the frame indices it processed and the EOS frames it saw (and, when
 /// `keep` is set, the frames themselves). Flags a stream whose indices do not increase.
 class Recorder : public Module {

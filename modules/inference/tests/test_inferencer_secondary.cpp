@@ -7,11 +7,9 @@ namespace {
 
 // Paints five vertical bands (red, blue, red, green, red) and adds one object per band, labelled
 // "car" for the red ones and "person" for the others: a stand-in for a detector.
-class BandPainter : public Module {
+class BandPainter : public test::Stage {
  public:
-  using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
-  void Close() override {}
+  using Stage::Stage;
   int Process(FramePtr frame) override {
     if (frame->IsEos()) return 0;
     static const uint8_t kBgr[5][3] = {{20, 20, 220}, {220, 20, 20}, {20, 20, 220}, {20, 220, 20}, {20, 20, 220}};
