@@ -33,6 +33,10 @@ bool Module::Fail(std::string message) {
 
 bool Module::Transmit(FramePtr frame) { return node_ != nullptr && node_->Transmit(std::move(frame)); }
 
+bool Module::PipelineStopping() const {
+  return node_ == nullptr || node_->pipeline->state.load() != detail::PipelineImpl::State::kRunning;
+}
+
 void Module::ReportStreamError(const std::string& stream_id, const std::string& message) {
   if (node_ == nullptr) return;
   node_->pipeline->RecordStreamError(stream_id, message);
@@ -114,13 +118,19 @@ void SourceModule::SetExpectingStreams(bool expecting) {
 }
 
 bool SourceModule::EndStream(const std::string& stream_id, int64_t next_index, const std::string& error) {
+  return EndStream(Frame::CreateEos(stream_id, next_index), error);
+}
+
+bool SourceModule::EndStream(FramePtr eos, const std::string& error) {
+  if (eos == nullptr) return false;
+  eos->SetFlag(kFrameEos);
   {
     std::lock_guard<std::mutex> lock(streams_mutex_);
-    if (streams_.erase(stream_id) == 0) return false;
+    if (streams_.erase(eos->stream_id) == 0) return false;
   }
-  if (!error.empty()) ReportStreamError(stream_id, error);
+  if (!error.empty()) ReportStreamError(eos->stream_id, error);
   // The EOS frame frees the id in the pipeline as it leaves the source.
-  Transmit(Frame::CreateEos(stream_id, next_index));
+  Transmit(std::move(eos));
   return true;
 }
 

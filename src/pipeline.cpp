@@ -391,6 +391,9 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
     // need to hear it to release a module stuck in Process.
     if (!cut_short.empty()) impl_->PostEvent(EventType::kModuleError, {}, {}, cut_short);
     for (ModuleNode* source : impl_->sources) source->module->Close();
+    for (auto& node : impl_->nodes) {
+      if (!node->is_source) node->module->Interrupt();
+    }
     for (auto& node : impl_->nodes) node->JoinWorkers();
     for (auto& node : impl_->nodes) {
       if (!node->is_source) node->module->Close();

@@ -67,6 +67,12 @@ class Module {
   /// match its `skip_if` then still go through Process (with Skipping() true), so the module can
   /// pass them on in order with the others instead of them overtaking frames it still holds.
   virtual bool ReceivesSkippedFrames() const { return false; }
+
+  /// Called when the pipeline aborts (Stop(kAbort), or a graceful stop that timed out), from the
+  /// stopping thread, before the worker threads are joined. A module that can block inside
+  /// Process on something outside the pipeline (another process, a device) wakes that wait here
+  /// and makes Process return soon. Default: nothing.
+  virtual void Interrupt() {}
   /// Inside Process: true when this frame matched the module's skip_if (see ReceivesSkippedFrames);
   /// do no work on it, only forward it in order.
   static bool Skipping();
@@ -83,6 +89,8 @@ class Module {
   /// Records why Open or Process failed, for the error message or event. Returns false, so
   /// `return Fail("model_path: file not found: x.onnx");` reads naturally in Open().
   bool Fail(std::string message);
+  /// True once the pipeline running this module has begun to stop (and when it runs in none).
+  bool PipelineStopping() const;
   /// Posts a stream-error event for `stream_id` (the stream goes on; see SourceModule::EndStream).
   void ReportStreamError(const std::string& stream_id, const std::string& message);
   /// Posts a module-error event (the pipeline goes on).
@@ -141,6 +149,9 @@ class SourceModule : public Module {
   /// stream's EOS frame (with index `next_index`), and frees the id for reuse. Call it once per
   /// stream. Returns false when the stream was not active.
   bool EndStream(const std::string& stream_id, int64_t next_index, const std::string& error = {});
+  /// As above, with an EOS frame the source made itself (Frame::CreateEos, perhaps with user
+  /// data attached, so the source learns when the EOS has left the pipeline).
+  bool EndStream(FramePtr eos, const std::string& error = {});
 
   /// A source that will start streams on its own later (an IPC server waiting for its clients)
   /// sets this, so Pipeline::WaitForStreams does not return while it waits for them; it clears it

@@ -47,6 +47,18 @@ class UserData {
     return values_.erase(key) != 0;
   }
 
+  /// Stores a value already wrapped in std::any (what a user-data codec decodes).
+  void SetAny(const std::string& key, std::any value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    values_[key] = std::move(value);
+  }
+  /// Calls `visit(key, value)` for every entry, in key order, under the store's lock: `visit` must
+  /// not call back into this UserData.
+  template <typename Visitor>
+  void Visit(Visitor&& visit) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [key, value] : values_) visit(key, value);
+  }
   std::vector<std::string> Keys() const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<std::string> keys;

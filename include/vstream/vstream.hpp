@@ -19,4 +19,5 @@
 #include "vstream/stats.hpp"
 #include "vstream/status.hpp"
 #include "vstream/user_data.hpp"
+#include "vstream/user_data_codec.hpp"
 #include "vstream/video_frame.hpp"

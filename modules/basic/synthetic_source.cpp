@@ -28,7 +28,8 @@ SyntheticSource::~SyntheticSource() { Close(); }
 
 ModuleDescription SyntheticSource::Describe() {
   return {"Generates frames (no media needed): for demos, tests and benchmarks.",
-          {ParamSpec::Int("streams", 0, "streams started at Open, named stream_0, stream_1, ...").Range(0, 100000),
+          {ParamSpec::Int("streams", 0, "streams started at Open, named <stream_prefix>0, <stream_prefix>1, ...").Range(0, 100000),
+           ParamSpec::String("stream_prefix", "stream_", "how the streams started at Open are named"),
            ParamSpec::Int("frames", 100, "frames per stream; 0 = until the stream is removed").Min(0),
            ParamSpec::Int("width", 640, "image width in pixels; 0 = frames without an image").Range(0, 16384),
            ParamSpec::Int("height", 360, "image height in pixels; 0 = frames without an image").Range(0, 16384),
@@ -64,7 +65,7 @@ bool SyntheticSource::Open(const ModuleParams& params) {
   }
   const int64_t streams = params.GetInt("streams");
   for (int64_t i = 0; i < streams; ++i) {
-    if (Status s = AddSource("stream_" + std::to_string(i), "synthetic"); !s) return Fail(s.message());
+    if (Status s = AddSource(params.GetString("stream_prefix") + std::to_string(i), "synthetic"); !s) return Fail(s.message());
   }
   return true;
 }

@@ -197,6 +197,8 @@ Status DecodeHello(const uint8_t* payload, size_t size, Hello* out) {
   r.U32(&out->pid, "pid") && r.U64(&out->client_id, "client id") && r.Str(&out->segment, 255, "segment name") &&
       r.U32(&out->slot_count, "slot count") && r.U64(&out->slot_size, "slot size");
   if (Status s = r.Finish("malformed hello"); !s) return s;
+  // A client that has not sent an image yet has no segment: name, count and size are all empty.
+  if (out->segment.empty() && out->slot_count == 0 && out->slot_size == 0) return Status::Ok();
   if (out->slot_count == 0 || out->slot_count > 65536) return {StatusCode::kInvalidArgument, "malformed hello: slot count out of range"};
   if (out->slot_size == 0 || out->slot_size > (uint64_t{1} << 32)) return {StatusCode::kInvalidArgument, "malformed hello: slot size out of range"};
   if (out->segment.empty() || out->segment.find('/') != std::string::npos) {

@@ -34,7 +34,7 @@ constexpr size_t kMaxUserData = 256;
 constexpr size_t kMaxUserDataBytes = 8u << 20;
 
 enum class MessageType : uint16_t {
-  kHello = 1,    // client -> server: who I am, where my slots are
+  kHello = 1,    // client -> server: who I am, where my slots are (again when the slots change)
   kWelcome = 2,  // server -> client: accepted
   kFrame = 3,    // client -> server: one frame (its pixels in a slot)
   kRelease = 4,  // server -> client: the frame in this slot is done; the slot is free again
@@ -45,7 +45,7 @@ enum class MessageType : uint16_t {
 struct Hello {
   uint32_t pid = 0;
   uint64_t client_id = 0;  // random per client process: tells a reconnect from a new client
-  std::string segment;     // shared-memory segment name
+  std::string segment;     // shared-memory segment name; empty (with no slots) before the first image
   uint32_t slot_count = 0;
   uint64_t slot_size = 0;  // bytes per slot
 };

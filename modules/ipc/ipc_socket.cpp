@@ -29,12 +29,15 @@ Status ReadExactly(int fd, int wake, uint8_t* out, size_t size) {
   size_t done = 0;
   while (done < size) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {wake, POLLIN, 0}};
-    const int ready = ::poll(fds, wake >= 0 ? 2 : 1, -1);
+    const int ready = ::poll(fds, wake >= 0 && done == 0 ? 2 : 1, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return {StatusCode::kRuntimeError, Errno("poll")};
     }
-    if (wake >= 0 && (fds[1].revents & POLLIN) != 0) return {StatusCode::kFailedState, "stopped"};
+    // The wake fd ends only a wait between messages: once bytes of a message have arrived it is
+    // read whole (a peer that stalls mid-message is ended by shutting the socket down).
+    if (done == 0 && wake >= 0 && (fds[1].revents & POLLIN) != 0) return {StatusCode::kFailedState, "stopped"};
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
     const ssize_t n = ::recv(fd, out + done, size - done, 0);
     if (n == 0) return {StatusCode::kUnavailable, "the peer closed the connection"};
     if (n < 0) {
@@ -141,6 +144,12 @@ Status CheckPeer(int fd) {
   return Status::Ok();
 }
 
+int PeerPid(int fd) {
+  ucred peer{};
+  socklen_t size = sizeof(peer);
+  return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 ? peer.pid : -1;
+}
+
 Status SendAll(int fd, const std::string& bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
@@ -161,7 +170,7 @@ Status ReceiveMessage(int fd, int wake, MessageType* type, std::string* payload)
   uint32_t size = 0;
   if (Status s = DecodeHeader(header, sizeof(header), type, &size); !s) return s;
   payload->resize(size);
-  return ReadExactly(fd, wake, reinterpret_cast<uint8_t*>(payload->data()), size);
+  return ReadExactly(fd, -1, reinterpret_cast<uint8_t*>(payload->data()), size);
 }
 
 }  // namespace vstream::detail::ipc

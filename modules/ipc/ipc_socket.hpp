@@ -24,12 +24,14 @@ Status Listen(const std::string& path, int* fd);
 Status Connect(const std::string& path, int* fd);
 /// Fails unless the peer process runs as our user.
 Status CheckPeer(int fd);
+/// The peer's process id (SO_PEERCRED), -1 when unknown.
+int PeerPid(int fd);
 
 /// Writes all of `bytes` (no SIGPIPE: a dead peer is an error, not a signal).
 Status SendAll(int fd, const std::string& bytes);
-/// Reads one whole message, waiting on `fd` and on `wake` (readable = give up: kCancelled-like
-/// kFailedState). kUnavailable when the peer closed the connection; kInvalidArgument for a
-/// malformed header.
+/// Reads one whole message, waiting on `fd` and, until the message's first byte arrives, on `wake`
+/// (readable = give up with kFailedState; -1: no wake fd). kUnavailable when the peer closed the
+/// connection; kInvalidArgument for a malformed header.
 Status ReceiveMessage(int fd, int wake, MessageType* type, std::string* payload);
 
 }  // namespace vstream::detail::ipc

@@ -1,0 +1,407 @@
+#include "ipc_client.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <typeindex>
+
+#include "ipc_socket.hpp"
+#include "log_internal.hpp"
+#include "vstream/modules/module_ipc.hpp"
+#include "vstream/user_data_codec.hpp"
+
+namespace vstream::detail::ipc {
+namespace {
+
+constexpr size_t kPageSize = 4096;
+constexpr int kFirstBackoffMs = 5;
+constexpr int kLongestBackoffMs = 200;
+constexpr auto kWaitingWarning = std::chrono::seconds(3);
+
+uint64_t RandomClientId() {
+  std::random_device device;
+  const uint64_t high = device();
+  const uint64_t low = device();
+  const uint64_t time = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return ((high << 32) ^ low ^ time ^ (static_cast<uint64_t>(::getpid()) << 17)) | 1;
+}
+
+}  // namespace
+
+IpcClient::IpcClient(ModuleIPC* module, ClientSettings settings)
+    : module_(module), settings_(std::move(settings)), client_id_(RandomClientId()) {}
+
+IpcClient::~IpcClient() {
+  Interrupt();
+  Stop();
+}
+
+Status IpcClient::Start() {
+  ShmSegment::RemoveStale();
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
+  io_thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void IpcClient::Interrupt() {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  interrupted_ = true;
+  state_changed_.notify_all();
+}
+
+Status IpcClient::Stop() {
+  if (!io_thread_.joinable()) return Status::Ok();
+  size_t lost = 0;
+  std::set<std::string> lost_streams;
+  {
+    std::unique_lock<std::mutex> lock(state_mutex_);
+    state_changed_.wait_for(lock, std::chrono::milliseconds(settings_.close_timeout_ms),
+                            [this] { return unacked_.empty() || interrupted_; });
+    lost = unacked_.size();
+    for (const auto& [sequence, pending] : unacked_) lost_streams.insert(pending.stream_id);
+    stopping_ = true;
+  }
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+  io_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(send_mutex_);
+    if (fd_ >= 0) {
+      (void)SendAll(fd_, EncodeBye());
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  wake_fd_ = -1;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    segment_.reset();  // the owner removes the segment's name
+    unacked_.clear();
+    free_slots_.clear();
+  }
+  if (lost == 0) return Status::Ok();
+  std::string streams;
+  for (const auto& id : lost_streams) streams += (streams.empty() ? "'" : ", '") + id + "'";
+  return {StatusCode::kUnavailable,
+          std::to_string(lost) + " frame(s) of stream(s) " + streams + " were not acknowledged by a ModuleIPC server on '" +
+              settings_.socket_path + "' within close_timeout_ms (" + std::to_string(settings_.close_timeout_ms) +
+              " ms) and are lost; start the server, or raise close_timeout_ms to wait longer"};
+}
+
+Status IpcClient::EnsureSegment(size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (segment_ != nullptr && bytes <= slot_size_) return Status::Ok();
+  }
+  // A bigger image than the slots hold (or the first image): new slots once none is in use, so
+  // every unacknowledged frame always lives in the current segment.
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(state_mutex_);
+      state_changed_.wait(lock, [this] { return free_slots_.size() == (segment_ ? settings_.slots : 0) || interrupted_; });
+      if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for the server to release every slot"};
+    }
+    std::lock_guard<std::mutex> send_lock(send_mutex_);
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (free_slots_.size() != (segment_ ? settings_.slots : 0)) continue;
+    const uint64_t slot_size = (bytes + kPageSize - 1) / kPageSize * kPageSize;
+    std::unique_ptr<ShmSegment> created;
+    if (Status s = ShmSegment::Create(slot_size * settings_.slots, &created); !s) {
+      return {s.code(), s.message() + " (" + std::to_string(settings_.slots) + " slots of " + std::to_string(slot_size) +
+                            " bytes: lower max_cachedframe_size or free space in /dev/shm)"};
+    }
+    if (segment_ != nullptr) {
+      VS_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes, slot_size);
+    }
+    segment_ = std::move(created);
+    slot_size_ = slot_size;
+    ++segment_generation_;
+    free_slots_.clear();
+    for (uint32_t i = settings_.slots; i > 0; --i) free_slots_.push_back(i - 1);
+    if (fd_ >= 0) {
+      Hello hello{static_cast<uint32_t>(::getpid()), client_id_, segment_->name(), settings_.slots, slot_size_};
+      (void)SendAll(fd_, EncodeHello(hello));  // a failure shows up as EOF on the I/O thread
+    }
+    return Status::Ok();
+  }
+}
+
+std::string IpcClient::HelloMessage() {
+  // Called with state_mutex_ held.
+  Hello hello;
+  hello.pid = static_cast<uint32_t>(::getpid());
+  hello.client_id = client_id_;
+  if (segment_ != nullptr) {
+    hello.segment = segment_->name();
+    hello.slot_count = settings_.slots;
+    hello.slot_size = slot_size_;
+  }
+  return EncodeHello(hello);
+}
+
+Status IpcClient::AcquireSlot(uint32_t* slot, uint8_t** memory) {
+  std::unique_lock<std::mutex> lock(state_mutex_);
+  state_changed_.wait(lock, [this] { return !free_slots_.empty() || interrupted_; });
+  if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for a free shared-memory slot"};
+  *slot = free_slots_.back();
+  free_slots_.pop_back();
+  *memory = segment_->data() + static_cast<size_t>(*slot) * slot_size_;
+  return Status::Ok();
+}
+
+void IpcClient::CopyIn(const VideoFrame& image, uint8_t* memory, ImageLayout* layout) {
+  // The one copy of the pixels: tightly packed planes, one memcpy per plane when the source rows
+  // are contiguous too.
+  size_t offset = 0;
+  for (int p = 0; p < image.plane_count(); ++p) {
+    const size_t row = static_cast<size_t>(image.plane_row_bytes(p));
+    const size_t rows = static_cast<size_t>(image.plane_rows(p));
+    uint8_t* out = memory + offset;
+    if (static_cast<size_t>(image.stride(p)) == row) {
+      std::memcpy(out, image.plane(p), row * rows);
+    } else {
+      for (size_t r = 0; r < rows; ++r) std::memcpy(out + r * row, image.plane(p) + r * image.stride(p), row);
+    }
+    layout->strides[p] = static_cast<int32_t>(row);
+    layout->offsets[p] = offset;
+    offset += row * rows;
+  }
+  layout->width = image.width();
+  layout->height = image.height();
+  layout->format = static_cast<uint8_t>(image.format());
+}
+
+void IpcClient::EncodeUserData(const Frame& frame, FrameMessage* message) {
+  std::vector<std::string> without_codec;
+  frame.data.Visit([&](const std::string& key, const std::any& value) {
+    if (key.rfind("vstream.ipc.", 0) == 0) return;  // this process's own bookkeeping
+    auto codec = FindUserDataCodec(std::type_index(value.type()));
+    if (codec == nullptr) {
+      without_codec.push_back(key);
+      return;
+    }
+    message->user_data.push_back({key, codec->name, codec->encode(value)});
+  });
+  if (without_codec.empty()) return;
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  for (const auto& key : without_codec) {
+    if (unsent_keys_.insert(key).second) {
+      VS_LOG_WARN("module '{}': user data '{}' has a type without a codec and stays in this process; register one with "
+                  "vstream::RegisterUserDataCodec in both processes to send it",
+                  settings_.module, key);
+    }
+  }
+}
+
+Status IpcClient::Send(const FramePtr& frame) {
+  FrameMessage message;
+  message.stream_id = frame->stream_id;
+  message.frame_index = frame->frame_index;
+  message.pts = frame->pts;
+  message.time_base_num = frame->time_base.num;
+  message.time_base_den = frame->time_base.den;
+  message.flags = frame->flags;
+  {
+    auto lock = frame->LockObjects();
+    message.objects = frame->objects;
+  }
+  EncodeUserData(*frame, &message);
+  // Checked here with the decoder the server runs: a frame the server would refuse must not
+  // reach the socket, where it would close the connection and be resent forever.
+  std::string probe = EncodeFrame(message);
+  FrameMessage decoded;
+  if (probe.size() - kHeaderSize > kMaxPayload) {
+    return {StatusCode::kInvalidArgument, "the frame's metadata takes " + std::to_string(probe.size()) +
+                                              " bytes, more than ModuleIPC's limit of " + std::to_string(kMaxPayload)};
+  }
+  if (Status s = DecodeFrame(reinterpret_cast<const uint8_t*>(probe.data()) + kHeaderSize, probe.size() - kHeaderSize, &decoded);
+      !s) {
+    return {StatusCode::kInvalidArgument, "the frame cannot cross to another process: " + s.message()};
+  }
+
+  if (!frame->IsEos() && !frame->image.empty()) {
+    const VideoFrame& image = frame->image;
+    if (Status s = EnsureSegment(VideoFrame::PackedSize(image.width(), image.height(), image.format())); !s) return s;
+    uint8_t* memory = nullptr;
+    if (Status s = AcquireSlot(&message.image.slot, &memory); !s) return s;
+    CopyIn(image, memory, &message.image);
+  }
+
+  std::lock_guard<std::mutex> send_lock(send_mutex_);
+  message.sequence = next_sequence_++;
+  std::string encoded = EncodeFrame(message);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    unacked_.emplace(message.sequence, Pending{message.image.slot, encoded, frame->stream_id});
+  }
+  if (fd_ >= 0) (void)SendAll(fd_, encoded);  // a failure shows up as EOF on the I/O thread, which resends
+  return Status::Ok();
+}
+
+bool IpcClient::WaitBackoff(int milliseconds) {
+  pollfd wake{wake_fd_, POLLIN, 0};
+  return ::poll(&wake, 1, milliseconds) == 0;
+}
+
+void IpcClient::Run() {
+  int backoff = kFirstBackoffMs;
+  auto waiting_since = std::chrono::steady_clock::now();
+  bool warned = false;
+  while (true) {
+    int fd = -1;
+    if (!Connect(&fd)) {
+      if (!warned && std::chrono::steady_clock::now() - waiting_since > kWaitingWarning) {
+        VS_LOG_WARN("module '{}': waiting for a ModuleIPC server on '{}' (start the server's config)", settings_.module,
+                    settings_.socket_path);
+        warned = true;
+      }
+      if (!WaitBackoff(backoff)) return;
+      backoff = std::min(backoff * 2, kLongestBackoffMs);
+      continue;
+    }
+    backoff = kFirstBackoffMs;
+    warned = false;
+    if (!ReadReleases(fd)) return;  // woken to stop: Stop() says goodbye on fd_
+    waiting_since = std::chrono::steady_clock::now();
+  }
+}
+
+bool IpcClient::Connect(int* fd) {
+  Status s = ipc::Connect(settings_.socket_path, fd);
+  if (!s) {
+    if (s.code() != StatusCode::kUnavailable) VS_LOG_DEBUG("module '{}': {}", settings_.module, s.message());
+    return false;
+  }
+  auto give_up = [&](const std::string& why) {
+    if (!why.empty()) VS_LOG_ERROR("module '{}': {}", settings_.module, why);
+    ::close(*fd);
+    *fd = -1;
+    return false;
+  };
+  if (Status peer = CheckPeer(*fd); !peer) return give_up(peer.message());
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> send_lock(send_mutex_);
+    std::string hello;
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      hello = HelloMessage();
+      generation = segment_generation_;
+    }
+    if (!SendAll(*fd, hello)) return give_up("");
+  }
+  MessageType type{};
+  std::string payload;
+  Status answer = ReceiveMessage(*fd, wake_fd_, &type, &payload);
+  if (!answer) return give_up("");  // stopping, or the server went away again
+  if (type == MessageType::kError) {
+    std::string reason;
+    DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
+    return give_up("the ModuleIPC server on '" + settings_.socket_path + "' refused this client: " + reason);
+  }
+  if (type != MessageType::kWelcome) return give_up("the ModuleIPC server on '" + settings_.socket_path + "' did not answer Hello");
+
+  std::lock_guard<std::mutex> send_lock(send_mutex_);
+  std::vector<std::string> resend;
+  std::string hello;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (segment_generation_ != generation) hello = HelloMessage();
+    for (const auto& [sequence, pending] : unacked_) resend.push_back(pending.message);
+  }
+  if (!hello.empty() && !SendAll(*fd, hello)) return give_up("");
+  for (const auto& message : resend) {
+    if (!SendAll(*fd, message)) return give_up("");
+  }
+  fd_ = *fd;
+  const bool reconnect = connected_before_;
+  connected_before_ = true;
+  if (resend.empty() || !reconnect) {
+    VS_LOG_INFO("module '{}': connected to the ModuleIPC server on '{}'{}", settings_.module, settings_.socket_path,
+                resend.empty() ? "" : " and sent the " + std::to_string(resend.size()) + " frame(s) that waited for it");
+  } else {
+    VS_LOG_WARN("module '{}': connected to the ModuleIPC server on '{}' and resent {} unacknowledged frame(s)", settings_.module,
+                settings_.socket_path, resend.size());
+  }
+  return true;
+}
+
+bool IpcClient::ReadReleases(int fd) {
+  MessageType type{};
+  std::string payload;
+  while (true) {
+    Status s = ReceiveMessage(fd, wake_fd_, &type, &payload);
+    if (!s && s.code() == StatusCode::kFailedState) return false;  // woken: stopping
+    if (!s) {
+      Disconnect(fd, s.code() == StatusCode::kUnavailable ? "the server closed the connection" : s.message(), true);
+      return true;
+    }
+    const auto* bytes = reinterpret_cast<const uint8_t*>(payload.data());
+    if (type == MessageType::kRelease) {
+      Release release;
+      Status decoded = DecodeRelease(bytes, payload.size(), &release);
+      std::string problem = decoded ? "" : decoded.message();
+      if (decoded) {
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        auto it = unacked_.find(release.sequence);
+        if (it != unacked_.end() && it->second.slot != release.slot) {
+          problem = "release of frame " + std::to_string(release.sequence) + " names slot " + std::to_string(release.slot) +
+                    ", not its slot " + std::to_string(it->second.slot);
+        } else if (it != unacked_.end()) {
+          // (A release of a frame not pending is a repeat after a resend: nothing to do.)
+          if (it->second.slot != kNoSlot) free_slots_.push_back(it->second.slot);
+          unacked_.erase(it);
+          state_changed_.notify_all();
+        }
+      }
+      if (!problem.empty()) {
+        std::lock_guard<std::mutex> send_lock(send_mutex_);
+        (void)SendAll(fd, EncodeError(problem));
+      }
+      if (!problem.empty()) {
+        Disconnect(fd, "the server sent a malformed message: " + problem, true);
+        return true;
+      }
+    } else if (type == MessageType::kBye) {
+      Disconnect(fd, "the server stopped", false);
+      return true;
+    } else if (type == MessageType::kError) {
+      std::string reason;
+      DecodeError(bytes, payload.size(), &reason);
+      Disconnect(fd, "the server closed the connection: " + reason, true);
+      return true;
+    } else {
+      Disconnect(fd, "the server sent an unexpected message (type " + std::to_string(static_cast<int>(type)) + ")", true);
+      return true;
+    }
+  }
+}
+
+void IpcClient::Disconnect(int fd, const std::string& why, bool warn) {
+  size_t pending = 0;
+  {
+    std::lock_guard<std::mutex> send_lock(send_mutex_);
+    if (fd_ == fd) fd_ = -1;
+    ::close(fd);
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    pending = unacked_.size();
+  }
+  if (warn) {
+    VS_LOG_WARN("module '{}': lost the ModuleIPC server on '{}' ({}); {} unacknowledged frame(s) will be resent to the next one",
+                settings_.module, settings_.socket_path, why, pending);
+  } else {
+    VS_LOG_INFO("module '{}': the ModuleIPC server on '{}' said goodbye; {} unacknowledged frame(s) wait for the next one",
+                settings_.module, settings_.socket_path, pending);
+  }
+}
+
+}  // namespace vstream::detail::ipc

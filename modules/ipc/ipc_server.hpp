@@ -1,0 +1,85 @@
+// IpcServer: the receiving end of a ModuleIPC pair (private; ModuleIPC with ipc_type "server").
+//
+// Listens on the Unix socket; an accept thread checks each peer's uid and starts one reader thread
+// per connection. A reader maps the client's segment (Hello), turns each Frame message into a frame
+// whose buffer is the client's slot itself and transmits it (blocking while the pipeline is full:
+// backpressure reaches the client through its slots). When the last reference to such a frame is
+// gone, wherever that happens, the slot goes back to the client (Release), once. Frames without
+// pixels (EOS, metadata only) are released the same way through a token in their user data.
+// Each client's sequence numbers tell a resend after a reconnect from a new frame: repeats are
+// dropped. A client that disconnects without goodbye has its open streams ended with an error.
+//
+// Locks: mutex_ guards the connection list, the client table and the stream table; a ClientState's
+// own mutex guards its segment and sequence bookkeeping; a Connection's send_mutex orders writes.
+// No thread holds two of them except mutex_ -> ClientState::mutex, in that order.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vstream/status.hpp"
+
+namespace vstream {
+class ModuleIPC;
+}
+
+namespace vstream::detail::ipc {
+
+struct ServerSettings {
+  std::string module;  // the module's name, for messages
+  std::string socket_path;
+  bool keep_serving = false;
+};
+
+class IpcServer {
+ public:
+  IpcServer(ModuleIPC* module, ServerSettings settings);
+  ~IpcServer();
+
+  Status Start();
+  /// Stops accepting, says goodbye to every client and joins the threads. Frames still in the
+  /// pipeline stay valid (they keep their client's segment mapped) until released.
+  void Stop();
+  /// Ends `stream_id` (RemoveSource). Its reader thread sends the EOS, in order with its frames.
+  void RemoveStream(const std::string& stream_id);
+  /// True on a server thread that is adding a stream itself (ModuleIPC::OnAddSource accepts only those).
+  static bool AddingStream();
+
+ private:
+  struct ClientState;
+  struct Connection;
+  struct StreamEntry;
+
+  void AcceptLoop();
+  void Serve(const std::shared_ptr<Connection>& connection);
+  Status HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload);
+  Status HandleFrame(const std::shared_ptr<Connection>& connection, const std::string& payload);
+  void EndRemovedStreams(const std::shared_ptr<Connection>& connection);
+  void Disconnected(const std::shared_ptr<Connection>& connection, bool clean, const std::string& why);
+  void UpdateExpecting();
+  void ReportOnce(Connection& connection, const std::string& stream_id, const std::string& message);
+
+  ModuleIPC* module_;
+  const ServerSettings settings_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: ends the accept thread's wait
+  std::thread accept_thread_;
+
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<Connection>> connections_;         // guarded by mutex_
+  std::map<uint64_t, std::shared_ptr<ClientState>> clients_;     // guarded by mutex_; by client id
+  std::map<std::string, StreamEntry> streams_;                   // guarded by mutex_
+  bool stopping_ = false;                                        // guarded by mutex_
+  bool had_goodbye_ = false;                                     // guarded by mutex_
+  bool last_disconnect_clean_ = false;                           // guarded by mutex_
+  bool expecting_ = true;                                        // guarded by mutex_
+};
+
+}  // namespace vstream::detail::ipc

@@ -1,0 +1,150 @@
+#include "vstream/modules/module_ipc.hpp"
+
+#include "ipc_client.hpp"
+#include "ipc_server.hpp"
+#include "ipc_socket.hpp"
+#include "log_internal.hpp"
+#include "vstream/registry.hpp"
+
+namespace vstream {
+
+ModuleIPC::ModuleIPC(std::string name) : SourceModule(std::move(name)) {}
+
+ModuleIPC::~ModuleIPC() { Close(); }
+
+bool ModuleIPC::IsSource(const std::map<std::string, std::string>& custom_params) {
+  auto it = custom_params.find("ipc_type");
+  return it != custom_params.end() && it->second == "server";
+}
+
+ModuleDescription ModuleIPC::Describe() {
+  ModuleDescription d;
+  d.summary = "Splits a pipeline across processes: pixels in shared memory, metadata over a Unix socket.";
+  d.params = {
+      ParamSpec::Enum("ipc_type", "", {"client", "server"},
+                      "client: the last module of the upstream process (sends frames); server: the first module of "
+                      "the downstream process (a source of the frames its clients send)")
+          .Required(),
+      ParamSpec::String("socket_address", "",
+                        "where the pair meets: a bare name (\"test_ipc\") lives in the per-user runtime folder "
+                        "($XDG_RUNTIME_DIR/vstream or /tmp/vstream-<uid>); a value with a '/' is a socket path")
+          .Required(),
+      ParamSpec::Enum("memmap_type", "cpu", {"cpu"}, "how pixels are shared: cpu (POSIX shared memory)"),
+      ParamSpec::Int("max_cachedframe_size", 40,
+                     "client: frames in flight at most (shared-memory slots); when all are taken Process waits "
+                     "for the server to release one, which slows this process to the other's pace")
+          .Range(1, 4096),
+      ParamSpec::Int("close_timeout_ms", 10000,
+                     "client: how long closing waits for the server to acknowledge the frames still in flight "
+                     "(a server that is restarting gets them when it is back); what is left is reported lost")
+          .Range(0, 86400000),
+      ParamSpec::Bool("keep_serving", false,
+                      "server: false ends the wait for streams once the clients that connected have said goodbye "
+                      "(so `vstream run` returns); true serves clients until the pipeline is stopped"),
+      ParamSpec::Int("device_id", -1,
+                     "server: accepted for CNStream configs; frames arrive in CPU memory whatever its value (the "
+                     "Inferencer's own device_id chooses where inference runs)")
+          .Min(-1),
+  };
+  d.details = R"(Two configs make one pipeline: the upstream process ends with a client, the downstream
+process starts with a server that has the same `socket_address`. Either process may start first:
+the client retries until a server listens. Several client processes may feed one server; their
+stream ids must differ. See [multiprocess.md](../multiprocess.md) for a walk-through.
+
+**Data path.** The client copies each frame's image into a free slot of a shared-memory segment it
+owns (`/dev/shm/vstream-<uid>-<pid>-<n>`, mode 0600), the only copy, and sends the frame's metadata
+over the socket: stream id, frame index, pts, time base, flags (EOS), objects with attributes and
+features, and user data whose type has a codec (`vstream::RegisterUserDataCodec`, built in for
+strings, numbers, `std::vector<float>` and `std::vector<uint8_t>`). The server's frame buffer is the
+slot itself; the slot goes back to the client when the last reference to the frame in the server
+process is gone, whether the frame reached a leaf, was dropped by a queue policy or failed in a
+module. EOS frames cross in order and end the stream on the server side.
+
+**Faults.** A server killed with `kill -9`: the client notices at once, keeps every frame not yet
+acknowledged, reconnects when a server listens again and resends them in order (frames the dead
+server had not finished may be processed twice; a server drops repeats it has seen). A client that
+disconnects without goodbye: the server posts a stream error for each of its open streams, ends
+them, and serves the other clients. A graceful stop of the server leaves the frames it did not take
+unacknowledged, for the next server. Leftover segments and socket files of crashed processes are
+removed by the next ModuleIPC that starts. Peers running as another user are refused; a malformed
+message closes its connection with an error.
+
+**Events.** Server: stream error (client disconnected before ending a stream), module error (a stream
+id used by two clients, user data without a codec). Client: module error at close when frames were
+never acknowledged within `close_timeout_ms`.)";
+  return d;
+}
+
+bool ModuleIPC::Open(const ModuleParams& params) {
+  const bool server = params.GetString("ipc_type") == "server";
+  std::string path;
+  if (Status s = detail::ipc::SocketPath(params.GetString("socket_address"), &path); !s) {
+    return Fail("socket_address: " + s.message());
+  }
+  if (server) {
+    if (params.GetInt("device_id") >= 0) {
+      VS_LOG_INFO("module '{}': device_id {}: frames from the client arrive in CPU memory; the Inferencer's device_id "
+                  "chooses the device",
+                  name(), params.GetInt("device_id"));
+    }
+    server_ = std::make_unique<detail::ipc::IpcServer>(this, detail::ipc::ServerSettings{name(), path, params.GetBool("keep_serving")});
+    if (Status s = server_->Start(); !s) {
+      server_.reset();
+      return Fail("socket_address: " + s.message());
+    }
+    return true;
+  }
+  detail::ipc::ClientSettings settings;
+  settings.module = name();
+  settings.socket_path = path;
+  settings.slots = static_cast<uint32_t>(params.GetInt("max_cachedframe_size"));
+  settings.close_timeout_ms = params.GetInt("close_timeout_ms");
+  client_ = std::make_unique<detail::ipc::IpcClient>(this, settings);
+  if (Status s = client_->Start(); !s) {
+    client_.reset();
+    return Fail(s.message());
+  }
+  return true;
+}
+
+void ModuleIPC::Close() {
+  if (server_ != nullptr) {
+    server_->Stop();
+    server_.reset();
+  }
+  if (client_ != nullptr) {
+    Status s = client_->Stop();
+    client_.reset();
+    if (!s) {
+      VS_LOG_ERROR("module '{}': {}", name(), s.message());
+      ReportModuleError(s.message());
+    }
+  }
+}
+
+int ModuleIPC::Process(FramePtr frame) {
+  if (client_ == nullptr) return SourceModule::Process(std::move(frame));
+  if (Status s = client_->Send(frame); !s) {
+    Fail(s.message());
+    return -1;
+  }
+  return 0;
+}
+
+void ModuleIPC::Interrupt() {
+  if (client_ != nullptr) client_->Interrupt();
+}
+
+Status ModuleIPC::OnAddSource(const std::string& stream_id, const std::string& /*uri*/, const StreamOptions& /*options*/) {
+  if (server_ != nullptr && detail::ipc::IpcServer::AddingStream()) return Status::Ok();
+  return {StatusCode::kInvalidArgument, "module '" + name() + "': the streams of a ModuleIPC server come from its clients; add '" +
+                                            stream_id + "' to the client process's source instead"};
+}
+
+void ModuleIPC::OnRemoveSource(const std::string& stream_id) {
+  if (server_ != nullptr) server_->RemoveStream(stream_id);
+}
+
+VSTREAM_REGISTER_MODULE(ModuleIPC);
+
+}  // namespace vstream
