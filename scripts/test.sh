@@ -29,7 +29,7 @@ for sanitizer in $sanitizers; do
   echo "== core, source, inference, output and ipc tests under the '$sanitizer' sanitizer"
   cmake -S . -B "build-$sanitizer" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DVSTREAM_SANITIZE="$sanitizer" \
         -DVSTREAM_BUILD_BENCH=OFF -DVSTREAM_BUILD_SAMPLES=OFF -DVSTREAM_BUILD_TOOLS=OFF >/dev/null
-  cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests ipc_tests
+  cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests ipc_tests ipc_module_tests
   ctest --test-dir "build-$sanitizer" -L "core|source|inference|output|ipc" --output-on-failure -j "$jobs"
 done
 echo "== all tests passed"

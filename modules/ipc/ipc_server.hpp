@@ -11,7 +11,8 @@
 //
 // Locks: mutex_ guards the connection list, the client table and the stream table; a ClientState's
 // own mutex guards its segment and sequence bookkeeping; a Connection's send_mutex orders writes.
-// No thread holds two of them except mutex_ -> ClientState::mutex, in that order.
+// The only nesting is mutex_ -> Connection::send_mutex (a release or an Error sent while the stream
+// table is locked); nothing takes mutex_ while holding another of them.
 #pragma once
 
 #include <atomic>

@@ -90,8 +90,10 @@ TEST(IpcFaults, ClientKilledTheServerEndsItsStreamsAndServesTheOther) {
   ASSERT_TRUE(server.WaitFor("listening on")) << server.Output();
   Peer doomed(setup.Client("doomed", R"({ "streams": 2, "frames": 0, "width": 64, "height": 48, "stream_prefix": "a" })", 4));
   Peer survivor(setup.Client("survivor", R"({ "streams": 2, "frames": 0, "width": 64, "height": 48, "stream_prefix": "b" })", 4));
-  ASSERT_TRUE(server.WaitFor("framelog a0 ", 10)) << server.Output();
-  ASSERT_TRUE(server.WaitFor("framelog b0 ", 10)) << server.Output();
+  // Both streams of each client are open on the server before the kill.
+  for (const char* stream : {"framelog a0 ", "framelog a1 ", "framelog b0 ", "framelog b1 "}) {
+    ASSERT_TRUE(server.WaitFor(stream, 10)) << server.Output();
+  }
   const pid_t doomed_pid = doomed.pid();
   doomed.Kill();
   ASSERT_TRUE(server.WaitFor("disconnected before ending stream 'a0'")) << server.Output();
