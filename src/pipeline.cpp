@@ -386,14 +386,13 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   }
   if (mode == StopMode::kAbort) {
     impl_->aborting_ = true;
+    // First, so a module can tell frames dropped by the abort from frames that were done.
+    for (auto& node : impl_->nodes) node->module->Interrupt();
     for (auto& node : impl_->nodes) node->CloseQueues(true);  // wakes producers blocked on full queues
     // Said once the queued frames are gone, and before the workers are joined: an observer may
     // need to hear it to release a module stuck in Process.
     if (!cut_short.empty()) impl_->PostEvent(EventType::kModuleError, {}, {}, cut_short);
     for (ModuleNode* source : impl_->sources) source->module->Close();
-    for (auto& node : impl_->nodes) {
-      if (!node->is_source) node->module->Interrupt();
-    }
     for (auto& node : impl_->nodes) node->JoinWorkers();
     for (auto& node : impl_->nodes) {
       if (!node->is_source) node->module->Close();

@@ -68,10 +68,11 @@ class Module {
   /// pass them on in order with the others instead of them overtaking frames it still holds.
   virtual bool ReceivesSkippedFrames() const { return false; }
 
-  /// Called when the pipeline aborts (Stop(kAbort), or a graceful stop that timed out), from the
-  /// stopping thread, before the worker threads are joined. A module that can block inside
-  /// Process on something outside the pipeline (another process, a device) wakes that wait here
-  /// and makes Process return soon. Default: nothing.
+  /// Called when the pipeline aborts (Stop(kAbort), a graceful stop that timed out, or the
+  /// destructor), from the stopping thread, before queued frames are dropped and threads joined.
+  /// A module that can block inside Process on something outside the pipeline (another process,
+  /// a device) wakes that wait here and makes Process return soon; frames released after this
+  /// were dropped by the abort, not finished. Default: nothing.
   virtual void Interrupt() {}
   /// Inside Process: true when this frame matched the module's skip_if (see ReceivesSkippedFrames);
   /// do no work on it, only forward it in order.

@@ -50,22 +50,30 @@ Status IpcClient::Start() {
 }
 
 void IpcClient::Interrupt() {
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  interrupted_ = true;
-  state_changed_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    interrupted_ = true;
+    state_changed_.notify_all();
+  }
+  // Ends a send stuck on a server that does not read, and the I/O thread's waits.
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof(one));
+  }
 }
 
 Status IpcClient::Stop() {
   if (!io_thread_.joinable()) return Status::Ok();
   size_t lost = 0;
+  bool aborted = false;
   std::set<std::string> lost_streams;
   {
     std::unique_lock<std::mutex> lock(state_mutex_);
     state_changed_.wait_for(lock, std::chrono::milliseconds(settings_.close_timeout_ms),
                             [this] { return unacked_.empty() || interrupted_; });
     lost = unacked_.size();
+    aborted = interrupted_;
     for (const auto& [sequence, pending] : unacked_) lost_streams.insert(pending.stream_id);
-    stopping_ = true;
   }
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
@@ -73,7 +81,8 @@ Status IpcClient::Stop() {
   {
     std::lock_guard<std::mutex> lock(send_mutex_);
     if (fd_ >= 0) {
-      (void)SendAll(fd_, EncodeBye());
+      const std::string bye = EncodeBye();  // best effort: a server that does not read sees EOF instead
+      (void)!::send(fd_, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd_);
       fd_ = -1;
     }
@@ -89,6 +98,11 @@ Status IpcClient::Stop() {
   if (lost == 0) return Status::Ok();
   std::string streams;
   for (const auto& id : lost_streams) streams += (streams.empty() ? "'" : ", '") + id + "'";
+  if (aborted) {
+    return {StatusCode::kUnavailable, "the pipeline aborted with " + std::to_string(lost) + " frame(s) of stream(s) " + streams +
+                                          " not yet acknowledged by the ModuleIPC server on '" + settings_.socket_path +
+                                          "'; they are lost"};
+  }
   return {StatusCode::kUnavailable,
           std::to_string(lost) + " frame(s) of stream(s) " + streams + " were not acknowledged by a ModuleIPC server on '" +
               settings_.socket_path + "' within close_timeout_ms (" + std::to_string(settings_.close_timeout_ms) +
@@ -109,26 +123,29 @@ Status IpcClient::EnsureSegment(size_t bytes) {
       if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for the server to release every slot"};
     }
     std::lock_guard<std::mutex> send_lock(send_mutex_);
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    if (free_slots_.size() != (segment_ ? settings_.slots : 0)) continue;
-    const uint64_t slot_size = (bytes + kPageSize - 1) / kPageSize * kPageSize;
-    std::unique_ptr<ShmSegment> created;
-    if (Status s = ShmSegment::Create(slot_size * settings_.slots, &created); !s) {
-      return {s.code(), s.message() + " (" + std::to_string(settings_.slots) + " slots of " + std::to_string(slot_size) +
-                            " bytes: lower max_cachedframe_size or free space in /dev/shm)"};
+    std::string hello;
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      if (free_slots_.size() != (segment_ ? settings_.slots : 0)) continue;
+      const uint64_t slot_size = (bytes + kPageSize - 1) / kPageSize * kPageSize;
+      std::unique_ptr<ShmSegment> created;
+      if (Status s = ShmSegment::Create(slot_size * settings_.slots, &created); !s) {
+        return {s.code(), s.message() + " (" + std::to_string(settings_.slots) + " slots of " + std::to_string(slot_size) +
+                              " bytes: lower max_cachedframe_size or free space in /dev/shm)"};
+      }
+      if (segment_ != nullptr) {
+        VS_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes,
+                    slot_size);
+      }
+      segment_ = std::move(created);
+      slot_size_ = slot_size;
+      ++segment_generation_;
+      free_slots_.clear();
+      for (uint32_t i = settings_.slots; i > 0; --i) free_slots_.push_back(i - 1);
+      hello = HelloMessage();
     }
-    if (segment_ != nullptr) {
-      VS_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes, slot_size);
-    }
-    segment_ = std::move(created);
-    slot_size_ = slot_size;
-    ++segment_generation_;
-    free_slots_.clear();
-    for (uint32_t i = settings_.slots; i > 0; --i) free_slots_.push_back(i - 1);
-    if (fd_ >= 0) {
-      Hello hello{static_cast<uint32_t>(::getpid()), client_id_, segment_->name(), settings_.slots, slot_size_};
-      (void)SendAll(fd_, EncodeHello(hello));  // a failure shows up as EOF on the I/O thread
-    }
+    // Under send_mutex_, so the server hears of the new slots before any frame that uses them.
+    if (fd_ >= 0) (void)SendAll(fd_, hello, wake_fd_);  // a failure shows up as EOF on the I/O thread
     return Status::Ok();
   }
 }
@@ -146,13 +163,17 @@ std::string IpcClient::HelloMessage() {
   return EncodeHello(hello);
 }
 
-Status IpcClient::AcquireSlot(uint32_t* slot, uint8_t** memory) {
+Status IpcClient::Reserve(bool with_slot, uint32_t* slot, uint8_t** memory) {
   std::unique_lock<std::mutex> lock(state_mutex_);
-  state_changed_.wait(lock, [this] { return !free_slots_.empty() || interrupted_; });
-  if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for a free shared-memory slot"};
-  *slot = free_slots_.back();
-  free_slots_.pop_back();
-  *memory = segment_->data() + static_cast<size_t>(*slot) * slot_size_;
+  // Every frame in flight counts, with pixels or not (an EOS too): at most max_cachedframe_size.
+  state_changed_.wait(lock, [this] { return in_flight_ < settings_.slots || interrupted_; });
+  if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for the server to release a frame"};
+  ++in_flight_;
+  if (with_slot) {  // fewer than `slots` frames in flight, so a slot is free
+    *slot = free_slots_.back();
+    free_slots_.pop_back();
+    *memory = segment_->data() + static_cast<size_t>(*slot) * slot_size_;
+  }
   return Status::Ok();
 }
 
@@ -226,13 +247,14 @@ Status IpcClient::Send(const FramePtr& frame) {
     return {StatusCode::kInvalidArgument, "the frame cannot cross to another process: " + s.message()};
   }
 
-  if (!frame->IsEos() && !frame->image.empty()) {
-    const VideoFrame& image = frame->image;
+  const bool with_image = !frame->IsEos() && !frame->image.empty();
+  const VideoFrame& image = frame->image;
+  if (with_image) {
     if (Status s = EnsureSegment(VideoFrame::PackedSize(image.width(), image.height(), image.format())); !s) return s;
-    uint8_t* memory = nullptr;
-    if (Status s = AcquireSlot(&message.image.slot, &memory); !s) return s;
-    CopyIn(image, memory, &message.image);
   }
+  uint8_t* memory = nullptr;
+  if (Status s = Reserve(with_image, &message.image.slot, &memory); !s) return s;
+  if (with_image) CopyIn(image, memory, &message.image);
 
   std::lock_guard<std::mutex> send_lock(send_mutex_);
   message.sequence = next_sequence_++;
@@ -241,7 +263,7 @@ Status IpcClient::Send(const FramePtr& frame) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     unacked_.emplace(message.sequence, Pending{message.image.slot, encoded, frame->stream_id});
   }
-  if (fd_ >= 0) (void)SendAll(fd_, encoded);  // a failure shows up as EOF on the I/O thread, which resends
+  if (fd_ >= 0) (void)SendAll(fd_, encoded, wake_fd_);  // a failure shows up as EOF on the I/O thread, which resends
   return Status::Ok();
 }
 
@@ -295,7 +317,7 @@ bool IpcClient::Connect(int* fd) {
       hello = HelloMessage();
       generation = segment_generation_;
     }
-    if (!SendAll(*fd, hello)) return give_up("");
+    if (!SendAll(*fd, hello, wake_fd_)) return give_up("");
   }
   MessageType type{};
   std::string payload;
@@ -316,9 +338,11 @@ bool IpcClient::Connect(int* fd) {
     if (segment_generation_ != generation) hello = HelloMessage();
     for (const auto& [sequence, pending] : unacked_) resend.push_back(pending.message);
   }
-  if (!hello.empty() && !SendAll(*fd, hello)) return give_up("");
+  // The I/O thread reads no release while it resends; the server queues them meanwhile (it never
+  // blocks on a client that does not read), and a stop wakes these sends.
+  if (!hello.empty() && !SendAll(*fd, hello, wake_fd_)) return give_up("");
   for (const auto& message : resend) {
-    if (!SendAll(*fd, message)) return give_up("");
+    if (!SendAll(*fd, message, wake_fd_)) return give_up("");
   }
   fd_ = *fd;
   const bool reconnect = connected_before_;
@@ -358,14 +382,15 @@ bool IpcClient::ReadReleases(int fd) {
           // (A release of a frame not pending is a repeat after a resend: nothing to do.)
           if (it->second.slot != kNoSlot) free_slots_.push_back(it->second.slot);
           unacked_.erase(it);
+          --in_flight_;
           state_changed_.notify_all();
         }
       }
       if (!problem.empty()) {
-        std::lock_guard<std::mutex> send_lock(send_mutex_);
-        (void)SendAll(fd, EncodeError(problem));
-      }
-      if (!problem.empty()) {
+        {
+          std::lock_guard<std::mutex> send_lock(send_mutex_);
+          (void)SendAll(fd, EncodeError(problem), wake_fd_);
+        }
         Disconnect(fd, "the server sent a malformed message: " + problem, true);
         return true;
       }

@@ -7,9 +7,9 @@
 // its message. When the server goes away (socket closed, kill -9) the thread notices at once and
 // goes back to connecting; nothing unacknowledged is lost.
 //
-// Locks: send_mutex_ orders sequence numbers with the bytes on the socket (held across a send);
-// state_mutex_ guards slots and unacknowledged messages and is never held across I/O. A thread
-// that holds both takes send_mutex_ first.
+// Locks: send_mutex_ orders sequence numbers with the bytes on the socket (held across a send,
+// which the wake fd can always end); state_mutex_ guards slots and unacknowledged messages and is
+// never held across I/O. A thread that holds both takes send_mutex_ first.
 #pragma once
 
 #include <condition_variable>
@@ -62,7 +62,9 @@ class IpcClient {
   };
 
   Status EnsureSegment(size_t bytes);
-  Status AcquireSlot(uint32_t* slot, uint8_t** memory);
+  /// Waits for room (fewer than max_cachedframe_size frames in flight) and takes it, with a slot
+  /// when the frame has an image.
+  Status Reserve(bool with_slot, uint32_t* slot, uint8_t** memory);
   void CopyIn(const VideoFrame& image, uint8_t* memory, ImageLayout* layout);
   std::string HelloMessage();  // with state_mutex_ held
   void Run();
@@ -91,7 +93,7 @@ class IpcClient {
   std::vector<uint32_t> free_slots_;     // guarded by state_mutex_
   std::map<uint64_t, Pending> unacked_;  // guarded by state_mutex_; by sequence
   bool interrupted_ = false;             // guarded by state_mutex_
-  bool stopping_ = false;                // guarded by state_mutex_
+  uint32_t in_flight_ = 0;               // guarded by state_mutex_: reserved or unacknowledged frames
   std::set<std::string> unsent_keys_;    // guarded by state_mutex_: user-data keys without a codec (logged once)
 
   std::thread io_thread_;

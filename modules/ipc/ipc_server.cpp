@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 
@@ -21,9 +23,10 @@ namespace vstream::detail::ipc {
 namespace {
 
 thread_local bool t_adding_stream = false;
+constexpr const char* kReleaseKey = "vstream.ipc.release";
 
-/// Runs `release` when the last copy of the token goes: the acknowledgement of a frame without
-/// pixels travels in its user data (key "vstream.ipc.release"), so it follows the frame's lifetime.
+/// Runs `release` when the last copy of the token goes. A frame's token sits in its user data (key
+/// "vstream.ipc.release") and in its image buffer's release, so it goes when both are gone.
 struct ReleaseToken {
   explicit ReleaseToken(std::function<void()> release_in) : release(std::move(release_in)) {}
   ~ReleaseToken() {
@@ -48,31 +51,101 @@ void Drain(int fd) {
 
 }  // namespace
 
+// One client connection. The reader thread (Serve) reads and handles messages; a writer thread
+// sends what Send() queued, so no pipeline thread ever blocks on a client that does not read.
 struct IpcServer::Connection {
   int fd = -1;
   int wake_fd = -1;  // eventfd: a stream of this connection was removed, or the server stops
+  int stop_fd = -1;  // eventfd: the connection closes; the writer gives what is queued 1 s more
   pid_t pid = -1;
-  std::mutex send_mutex;
-  bool open = true;  // guarded by send_mutex
   std::thread reader;
-  std::atomic<bool> finished{false};
+  std::thread writer;
+  std::atomic<bool> finished{false};  // the reader is done
   // Only the reader thread touches these.
   std::shared_ptr<ClientState> client;
   std::set<std::string> reported;
 
+  /// Queues `bytes` for the writer; false once the connection is closing or broken. Never blocks.
   bool Send(const std::string& bytes) {
     std::lock_guard<std::mutex> lock(send_mutex);
-    return open && SendAll(fd, bytes).ok();
+    if (!open) return false;
+    outbox += bytes;
+    send_ready.notify_one();
+    return true;
+  }
+  /// Queues `last` (if any) as the final message; the writer sends what is queued, then shuts the
+  /// socket down (the peer sees the end at once).
+  void Close(const std::string& last) {
+    {
+      std::lock_guard<std::mutex> lock(send_mutex);
+      if (open && !last.empty()) outbox += last;
+      open = false;
+      closing = true;
+      send_ready.notify_one();
+    }
+    Wake(stop_fd);
+  }
+  bool IsOpen() {
+    std::lock_guard<std::mutex> lock(send_mutex);
+    return open;
+  }
+  void WriterLoop() {
+    std::unique_lock<std::mutex> lock(send_mutex);
+    while (true) {
+      send_ready.wait(lock, [this] { return !outbox.empty() || closing; });
+      if (outbox.empty()) break;  // closing, and everything sent
+      std::string batch;
+      batch.swap(outbox);
+      lock.unlock();
+      const bool sent = WriteAll(batch);
+      lock.lock();
+      if (!sent) {  // the peer is gone or stopped reading while we close
+        open = false;
+        outbox.clear();
+        if (closing) break;
+      }
+    }
+    lock.unlock();
+    ::shutdown(fd, SHUT_RDWR);
   }
   ~Connection() {
-    if (fd >= 0) ::close(fd);
-    if (wake_fd >= 0) ::close(wake_fd);
+    for (int f : {fd, wake_fd, stop_fd}) {
+      if (f >= 0) ::close(f);
+    }
   }
+
+ private:
+  // The socket is non-blocking: wait for room, and once the connection closes for 1 s at most.
+  bool WriteAll(const std::string& bytes) {
+    size_t done = 0;
+    bool closing_now = false;
+    while (done < bytes.size()) {
+      const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      pollfd fds[2] = {{fd, POLLOUT, 0}, {stop_fd, POLLIN, 0}};
+      const int ready = ::poll(fds, closing_now ? 1 : 2, closing_now ? 1000 : -1);
+      if (ready == 0) return false;  // closing, and the peer did not read for a second
+      if (!closing_now && (fds[1].revents & POLLIN) != 0) closing_now = true;
+    }
+    return true;
+  }
+
+  std::mutex send_mutex;
+  std::condition_variable send_ready;
+  std::string outbox;    // guarded by send_mutex
+  bool open = true;      // guarded by send_mutex: Send accepts messages
+  bool closing = false;  // guarded by send_mutex: the writer ends once the outbox is empty
 };
 
 struct IpcServer::ClientState {
   uint64_t id = 0;
   pid_t pid = -1;
+  std::shared_ptr<std::atomic<bool>> acks_suspended;  // set when the pipeline aborts
   std::mutex mutex;
   std::shared_ptr<ShmSegment> segment;  // guarded by mutex (frames keep older ones mapped)
   uint32_t slot_count = 0;              // guarded by mutex
@@ -88,22 +161,27 @@ struct IpcServer::ClientState {
       held.erase(sequence);
       to = connection.lock();
     }
-    if (to != nullptr) to->Send(EncodeRelease({slot, sequence}));
+    // After an abort began, a frame that goes away was dropped, not finished: the client keeps
+    // it for the next server.
+    if (to != nullptr && !acks_suspended->load()) to->Send(EncodeRelease({slot, sequence}));
   }
 };
 
 struct IpcServer::StreamEntry {
-  std::shared_ptr<Connection> owner;
+  std::shared_ptr<ClientState> owner;  // by client: its frames may come over a later connection of it
   int64_t next_index = 0;
   bool removed = false;  // RemoveSource asked; the reader ends it
   bool ended = false;    // its EOS was sent; frames of it are dropped until the client's EOS
 };
 
-IpcServer::IpcServer(ModuleIPC* module, ServerSettings settings) : module_(module), settings_(std::move(settings)) {}
+IpcServer::IpcServer(ModuleIPC* module, ServerSettings settings)
+    : module_(module), settings_(std::move(settings)), acks_suspended_(std::make_shared<std::atomic<bool>>(false)) {}
 
 IpcServer::~IpcServer() { Stop(); }
 
 bool IpcServer::AddingStream() { return t_adding_stream; }
+
+void IpcServer::SuspendAcknowledgements() { acks_suspended_->store(true); }
 
 Status IpcServer::Start() {
   ShmSegment::RemoveStale();
@@ -123,6 +201,7 @@ void IpcServer::Stop() {
     if (stopping_) return;
     stopping_ = true;
     connections = connections_;
+    reader_finished_.notify_all();
   }
   if (accept_thread_.joinable()) {
     Wake(wake_fd_);
@@ -139,10 +218,10 @@ void IpcServer::Stop() {
   }
   for (auto& connection : connections) {
     if (connection->reader.joinable()) connection->reader.join();
-    std::lock_guard<std::mutex> lock(connection->send_mutex);
-    if (connection->open) (void)SendAll(connection->fd, EncodeBye());
-    connection->open = false;
-    ::shutdown(connection->fd, SHUT_RDWR);
+    connection->Close(EncodeBye());  // frames the server did not take stay with the client
+  }
+  for (auto& connection : connections) {
+    if (connection->writer.joinable()) connection->writer.join();
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -157,11 +236,20 @@ void IpcServer::Stop() {
 }
 
 void IpcServer::RemoveStream(const std::string& stream_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end() || it->second.ended) return;
-  it->second.removed = true;
-  Wake(it->second.owner->wake_fd);
+  std::shared_ptr<ClientState> owner;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end() || it->second.ended) return;
+    it->second.removed = true;
+    owner = it->second.owner;
+  }
+  std::shared_ptr<Connection> connection;
+  {
+    std::lock_guard<std::mutex> lock(owner->mutex);
+    connection = owner->connection.lock();
+  }
+  if (connection != nullptr) Wake(connection->wake_fd);
 }
 
 void IpcServer::AcceptLoop() {
@@ -173,11 +261,12 @@ void IpcServer::AcceptLoop() {
       return;
     }
     if ((fds[1].revents & POLLIN) != 0) return;
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
     if (Status peer = CheckPeer(fd); !peer) {
       VS_LOG_WARN("module '{}': {}", settings_.module, peer.message());
-      (void)SendAll(fd, EncodeError(peer.message()));
+      const std::string refusal = EncodeError(peer.message());
+      (void)!::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd);
       continue;
     }
@@ -185,10 +274,11 @@ void IpcServer::AcceptLoop() {
     connection->fd = fd;
     connection->pid = PeerPid(fd);
     connection->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    connection->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     std::vector<std::shared_ptr<Connection>> finished;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_ || connection->wake_fd < 0) continue;  // the connection's destructor closes it
+      if (stopping_ || connection->wake_fd < 0 || connection->stop_fd < 0) continue;  // ~Connection closes it
       for (auto it = connections_.begin(); it != connections_.end();) {
         if ((*it)->finished.load()) {
           finished.push_back(*it);
@@ -199,7 +289,11 @@ void IpcServer::AcceptLoop() {
       }
       connections_.push_back(connection);
     }
-    for (auto& done : finished) done->reader.join();
+    for (auto& done : finished) {
+      done->reader.join();
+      done->writer.join();  // closed by its reader: it ends within a second
+    }
+    connection->writer = std::thread([connection] { connection->WriterLoop(); });
     connection->reader = std::thread([this, connection] { Serve(connection); });
     UpdateExpecting();
   }
@@ -210,47 +304,53 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
   std::string payload;
   bool clean = false;
   std::string why;
-  while (true) {
-    EndRemovedStreams(connection);
-    Status s = ReceiveMessage(connection->fd, connection->wake_fd, &type, &payload);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_) break;
+  try {
+    while (true) {
+      EndRemovedStreams(connection);
+      Status s = ReceiveMessage(connection->fd, connection->wake_fd, &type, &payload);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) break;
+      }
+      if (!s && s.code() == StatusCode::kFailedState) {
+        Drain(connection->wake_fd);
+        continue;
+      }
+      if (!s) {
+        why = s.code() == StatusCode::kUnavailable ? "it closed the connection without saying goodbye" : s.message();
+        if (s.code() != StatusCode::kUnavailable) connection->Send(EncodeError(s.message()));
+        break;
+      }
+      Status handled;
+      if (type == MessageType::kHello) {
+        handled = HandleHello(connection, payload);
+      } else if (type == MessageType::kFrame) {
+        handled = connection->client == nullptr ? Status(StatusCode::kInvalidArgument, "a frame came before Hello")
+                                                : HandleFrame(connection, payload);
+      } else if (type == MessageType::kBye) {
+        clean = true;
+        break;
+      } else if (type == MessageType::kError) {
+        std::string reason;
+        DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
+        why = "it reported an error: " + reason;
+        break;
+      } else {
+        handled = {StatusCode::kInvalidArgument, "unexpected message type " + std::to_string(static_cast<int>(type))};
+      }
+      if (!handled) {
+        why = "it sent a malformed message (" + handled.message() + ")";
+        connection->Send(EncodeError(handled.message()));
+        break;
+      }
     }
-    if (!s && s.code() == StatusCode::kFailedState) {
-      Drain(connection->wake_fd);
-      continue;
-    }
-    if (!s) {
-      why = s.code() == StatusCode::kUnavailable ? "it closed the connection without saying goodbye" : s.message();
-      if (s.code() != StatusCode::kUnavailable) connection->Send(EncodeError(s.message()));
-      break;
-    }
-    Status handled;
-    if (type == MessageType::kHello) {
-      handled = HandleHello(connection, payload);
-    } else if (type == MessageType::kFrame) {
-      handled = connection->client == nullptr ? Status(StatusCode::kInvalidArgument, "a frame came before Hello")
-                                              : HandleFrame(connection, payload);
-    } else if (type == MessageType::kBye) {
-      clean = true;
-      break;
-    } else if (type == MessageType::kError) {
-      std::string reason;
-      DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
-      why = "it reported an error: " + reason;
-      break;
-    } else {
-      handled = {StatusCode::kInvalidArgument, "unexpected message type " + std::to_string(static_cast<int>(type))};
-    }
-    if (!handled) {
-      why = "it sent a malformed message (" + handled.message() + ")";
-      connection->Send(EncodeError(handled.message()));
-      break;
-    }
+  } catch (const std::exception& e) {
+    why = std::string("serving it failed: ") + e.what();
   }
   Disconnected(connection, clean, why);
+  std::lock_guard<std::mutex> lock(mutex_);
   connection->finished = true;
+  reader_finished_.notify_all();
 }
 
 Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload) {
@@ -272,20 +372,36 @@ Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, con
   std::shared_ptr<ClientState> client = connection->client;
   if (first) {
     ShmSegment::RemoveStale();
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = clients_.begin(); it != clients_.end();) {
-      it = ProcessGone(it->second->pid) ? clients_.erase(it) : std::next(it);
+    std::shared_ptr<Connection> previous;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = clients_.begin(); it != clients_.end();) {
+        it = ProcessGone(it->second->pid) ? clients_.erase(it) : std::next(it);
+      }
+      auto& known = clients_[hello.client_id];
+      if (known != nullptr && known->pid != static_cast<pid_t>(hello.pid)) {
+        return {StatusCode::kInvalidArgument, "client id already used by pid " + std::to_string(known->pid)};
+      }
+      if (known == nullptr) {
+        known = std::make_shared<ClientState>();
+        known->id = hello.client_id;
+        known->pid = static_cast<pid_t>(hello.pid);
+        known->acks_suspended = acks_suspended_;
+      }
+      client = known;
     }
-    auto& known = clients_[hello.client_id];
-    if (known != nullptr && known->pid != static_cast<pid_t>(hello.pid)) {
-      return {StatusCode::kInvalidArgument, "client id already used by pid " + std::to_string(known->pid)};
+    {
+      std::lock_guard<std::mutex> lock(client->mutex);
+      previous = client->connection.lock();
     }
-    if (known == nullptr) {
-      known = std::make_shared<ClientState>();
-      known->id = hello.client_id;
-      known->pid = static_cast<pid_t>(hello.pid);
+    if (previous != nullptr && previous != connection) {
+      // The same client again while its old connection's reader may still hand a frame to the
+      // pipeline: let that reader finish first, so no stream's frames overtake each other.
+      ::shutdown(previous->fd, SHUT_RD);
+      Wake(previous->wake_fd);
+      std::unique_lock<std::mutex> lock(mutex_);
+      reader_finished_.wait(lock, [&] { return previous->finished.load() || stopping_; });
     }
-    client = known;
   }
   {
     std::lock_guard<std::mutex> lock(client->mutex);
@@ -307,22 +423,22 @@ Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, con
 Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, const std::string& payload) {
   FrameMessage message;
   if (Status s = DecodeFrame(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &message); !s) return s;
-  ClientState& client = *connection->client;
+  const std::shared_ptr<ClientState>& client = connection->client;
   const uint32_t slot = message.image.slot;
   std::shared_ptr<ShmSegment> segment;
   uint64_t slot_size = 0;
   bool repeat = false;
   bool still_held = false;
   {
-    std::lock_guard<std::mutex> lock(client.mutex);
-    if (slot != kNoSlot && client.segment == nullptr) {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (slot != kNoSlot && client->segment == nullptr) {
       return {StatusCode::kInvalidArgument, "a frame names slot " + std::to_string(slot) + " before Hello announced a segment"};
     }
-    if (Status s = CheckLayout(message.image, client.slot_count, client.slot_size); !s) return s;
-    segment = client.segment;
-    slot_size = client.slot_size;
-    repeat = message.sequence <= client.last_sequence;
-    still_held = client.held.count(message.sequence) != 0;
+    if (Status s = CheckLayout(message.image, client->slot_count, client->slot_size); !s) return s;
+    segment = client->segment;
+    slot_size = client->slot_size;
+    repeat = message.sequence <= client->last_sequence;
+    still_held = client->held.count(message.sequence) != 0;
   }
   const std::string& id = message.stream_id;
   auto release_now = [&] { connection->Send(EncodeRelease({slot, message.sequence})); };
@@ -331,13 +447,16 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     if (!still_held) release_now();
     return Status::Ok();
   }
+  // While the pipeline stops, a frame this server does not take stays unacknowledged: the client
+  // gives it to the next server.
+  const bool stopping = module_->PipelineStopping();
   const bool eos = (message.flags & kFrameEos) != 0;
   bool add = false;
   bool end = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = streams_.find(id);
-    if (it != streams_.end() && it->second.owner != connection) {
+    if (it != streams_.end() && it->second.owner != client) {
       ReportOnce(*connection, id,
                  "stream id '" + id + "' of client process " + std::to_string(connection->pid) +
                      " is already used by another client of this server; its frames are dropped (give each client's streams their own ids)");
@@ -347,18 +466,16 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     if (eos) {
       if (it == streams_.end() || it->second.ended) {
         if (it != streams_.end()) streams_.erase(it);
-        release_now();
+        if (!stopping) release_now();
         return Status::Ok();
       }
       streams_.erase(it);
       end = true;
     } else if (it == streams_.end()) {
-      streams_[id] = StreamEntry{connection, message.frame_index, false, false};
+      streams_[id] = StreamEntry{client, message.frame_index, false, false};
       add = true;
     } else if (it->second.ended) {
-      // Removed here. While the pipeline stops the frame stays unacknowledged, so the client
-      // gives it to the next server; otherwise it is released unprocessed.
-      if (!module_->PipelineStopping()) release_now();
+      if (!stopping) release_now();  // removed here (RemoveSource): released unprocessed
       return Status::Ok();
     }
   }
@@ -379,17 +496,18 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     }
   }
   {
-    std::lock_guard<std::mutex> lock(client.mutex);
-    client.last_sequence = message.sequence;
-    if (slot != kNoSlot) client.held.insert(message.sequence);
+    std::lock_guard<std::mutex> lock(client->mutex);
+    client->last_sequence = message.sequence;
+    client->held.insert(message.sequence);
   }
-  std::shared_ptr<ClientState> owner = connection->client;
+  // The acknowledgement goes when the frame is gone and so is its image (a module may keep either
+  // longer than the other): one token, shared by the frame's user data and the image buffer.
   const uint64_t sequence = message.sequence;
-  auto release = [owner, sequence, slot] { owner->Release(sequence, slot); };
+  auto token = std::make_shared<ReleaseToken>([client, sequence, slot] { client->Release(sequence, slot); });
 
   if (end) {
     FramePtr eos_frame = Frame::CreateEos(id, message.frame_index);
-    eos_frame->data.Set("vstream.ipc.release", std::make_shared<ReleaseToken>(release));
+    eos_frame->data.Set(kReleaseKey, token);
     module_->EndStream(std::move(eos_frame));
     return Status::Ok();
   }
@@ -402,7 +520,13 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
   for (auto& entry : message.user_data) {
     auto codec = FindUserDataCodec(entry.codec);
     std::any value;
-    if (codec == nullptr || !codec->decode(entry.bytes, &value)) {
+    bool decoded = false;
+    try {
+      decoded = codec != nullptr && codec->decode(entry.bytes, &value);
+    } catch (const std::exception&) {
+      decoded = false;  // a codec that throws on bad bytes drops the entry, like one that says false
+    }
+    if (!decoded) {
       ReportOnce(*connection, "codec:" + entry.codec,
                  codec == nullptr ? "user data '" + entry.key + "' uses codec '" + entry.codec +
                                         "', which this process has not registered; the entry is dropped"
@@ -412,34 +536,35 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     }
     frame->data.SetAny(entry.key, std::move(value));
   }
+  frame->data.Set(kReleaseKey, token);
   if (slot != kNoSlot) {
     // The frame's buffer is the slot itself; the segment stays mapped while the buffer lives.
     uint8_t* memory = segment->data() + static_cast<size_t>(slot) * slot_size;
-    BufferPtr buffer = Buffer::Wrap(memory, slot_size, [release, segment] { release(); });
+    BufferPtr buffer = Buffer::Wrap(memory, slot_size, [token, segment] {});
     const ImageLayout& l = message.image;
     if (Status s = VideoFrame::Wrap(std::move(buffer), l.width, l.height, static_cast<PixelFormat>(l.format),
                                     {l.strides[0], l.strides[1]}, {l.offsets[0], l.offsets[1]}, &frame->image);
         !s) {
-      return s;  // (CheckLayout passed, so this is not expected) the buffer's release already ran
+      return s;  // (CheckLayout passed, so this is not expected)
     }
-  } else {
-    frame->data.Set("vstream.ipc.release", std::make_shared<ReleaseToken>(release));
   }
+  token.reset();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = streams_.find(id);
-    if (it != streams_.end()) it->second.next_index = message.frame_index + 1;
+    if (it != streams_.end()) it->second.next_index = message.frame_index < INT64_MAX ? message.frame_index + 1 : message.frame_index;
   }
-  module_->Transmit(std::move(frame));  // blocks while the pipeline is full; false while stopping (released)
+  module_->Transmit(std::move(frame));  // blocks while the pipeline is full
   return Status::Ok();
 }
 
 void IpcServer::EndRemovedStreams(const std::shared_ptr<Connection>& connection) {
+  if (connection->client == nullptr) return;
   std::vector<std::pair<std::string, int64_t>> to_end;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [id, entry] : streams_) {
-      if (entry.owner == connection && entry.removed && !entry.ended) {
+      if (entry.owner == connection->client && entry.removed && !entry.ended) {
         entry.ended = true;
         to_end.emplace_back(id, entry.next_index);
       }
@@ -449,34 +574,42 @@ void IpcServer::EndRemovedStreams(const std::shared_ptr<Connection>& connection)
 }
 
 void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool clean, const std::string& why) {
-  std::vector<std::pair<std::string, int64_t>> open;
+  const std::shared_ptr<ClientState> client = connection->client;
   bool stopping = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping = stopping_;
+  }
+  if (!stopping) connection->Close("");  // (Stop says goodbye on the connections it ends itself)
+  if (client == nullptr) {
+    // Never said Hello (a probe, a refused or broken peer): nothing of it to end.
+    if (!stopping) {
+      VS_LOG_DEBUG("module '{}': a connection from pid {} closed before Hello: {}", settings_.module, connection->pid, why);
+      UpdateExpecting();
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->connection.lock() != connection) return;  // a newer connection of the client carries its streams
+    client->connection.reset();
+    client->segment.reset();  // unmapped once its frames are gone; a reconnect announces it again
+  }
+  std::vector<std::pair<std::string, int64_t>> open;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = streams_.begin(); it != streams_.end();) {
-      if (it->second.owner != connection) {
+      if (it->second.owner != client) {
         ++it;
         continue;
       }
       if (!it->second.ended) open.emplace_back(it->first, it->second.next_index);
       it = streams_.erase(it);
     }
-    if (connection->client != nullptr && clean) clients_.erase(connection->client->id);
+    if (clean || ProcessGone(client->pid)) clients_.erase(client->id);
     if (!stopping) {
       last_disconnect_clean_ = clean;
       had_goodbye_ = had_goodbye_ || clean;
-    }
-  }
-  if (connection->client != nullptr) {
-    std::lock_guard<std::mutex> lock(connection->client->mutex);
-    if (connection->client->connection.lock() == connection) connection->client->connection.reset();
-  }
-  {
-    std::lock_guard<std::mutex> lock(connection->send_mutex);
-    if (!stopping) {  // (Stop says goodbye on the connections it ends itself)
-      connection->open = false;
-      ::shutdown(connection->fd, SHUT_RDWR);  // the peer sees the end now, not when this object goes
     }
   }
   const std::string who = "client process " + std::to_string(connection->pid);
@@ -493,26 +626,21 @@ void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool
   } else {
     VS_LOG_ERROR("module '{}': {} disconnected: {}; {} open stream(s) ended with an error", settings_.module, who, why,
                  open.size());
-    if (connection->client != nullptr && ProcessGone(connection->client->pid)) ShmSegment::RemoveStale();
+    if (ProcessGone(client->pid)) ShmSegment::RemoveStale();
   }
   UpdateExpecting();
 }
 
 void IpcServer::UpdateExpecting() {
-  bool expecting = true;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return;
-    // A connection whose reader is finishing is closed already (Disconnected) and not counted.
-    size_t open_connections = 0;
-    for (const auto& connection : connections_) {
-      std::lock_guard<std::mutex> send_lock(connection->send_mutex);
-      open_connections += connection->open ? 1 : 0;
-    }
-    expecting = settings_.keep_serving || open_connections > 0 || !had_goodbye_ || !last_disconnect_clean_ || !streams_.empty();
-    if (expecting == expecting_) return;
-    expecting_ = expecting;
-  }
+  // Decided and published under mutex_, so two threads cannot leave the flag out of date.
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) return;
+  size_t open_connections = 0;  // a connection whose reader is finishing is closed already
+  for (const auto& connection : connections_) open_connections += connection->IsOpen() ? 1 : 0;
+  const bool expecting =
+      settings_.keep_serving || open_connections > 0 || !had_goodbye_ || !last_disconnect_clean_ || !streams_.empty();
+  if (expecting == expecting_) return;
+  expecting_ = expecting;
   module_->SetExpectingStreams(expecting);
 }
 

@@ -9,13 +9,17 @@
 // Each client's sequence numbers tell a resend after a reconnect from a new frame: repeats are
 // dropped. A client that disconnects without goodbye has its open streams ended with an error.
 //
+// Sending never blocks a pipeline thread or the reader: each connection queues its outgoing
+// messages for a writer thread of its own.
+//
 // Locks: mutex_ guards the connection list, the client table and the stream table; a ClientState's
-// own mutex guards its segment and sequence bookkeeping; a Connection's send_mutex orders writes.
-// The only nesting is mutex_ -> Connection::send_mutex (a release or an Error sent while the stream
-// table is locked); nothing takes mutex_ while holding another of them.
+// own mutex guards its segment and sequence bookkeeping; a Connection's send_mutex guards its
+// outgoing queue. Nesting is only ever mutex_ -> Connection::send_mutex (queueing a release or an
+// Error while the stream table is locked, or UpdateExpecting).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +56,9 @@ class IpcServer {
   void RemoveStream(const std::string& stream_id);
   /// True on a server thread that is adding a stream itself (ModuleIPC::OnAddSource accepts only those).
   static bool AddingStream();
+  /// The pipeline aborts: frames released from now on were dropped, not finished, so they are not
+  /// acknowledged (the client keeps them for the next server).
+  void SuspendAcknowledgements();
 
  private:
   struct ClientState;
@@ -81,6 +88,8 @@ class IpcServer {
   bool had_goodbye_ = false;                                     // guarded by mutex_
   bool last_disconnect_clean_ = false;                           // guarded by mutex_
   bool expecting_ = true;                                        // guarded by mutex_
+  std::condition_variable reader_finished_;                       // with mutex_: a Connection::finished was set
+  std::shared_ptr<std::atomic<bool>> acks_suspended_;             // shared with every ClientState
 };
 
 }  // namespace vstream::detail::ipc

@@ -104,9 +104,9 @@ Status Listen(const std::string& path, int* fd) {
   }
   *fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (*fd < 0) return {StatusCode::kRuntimeError, Errno("socket")};
-  const mode_t previous = ::umask(0177);  // the socket file is created 0600
+  // Made 0600 right after bind (no umask change: that would reach files other threads create at the
+  // same moment); a peer that connects in between is still refused by its uid.
   const int bound = ::bind(*fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::umask(previous);
   if (bound != 0 || ::chmod(path.c_str(), 0600) != 0 || ::listen(*fd, 16) != 0) {
     const std::string why = Errno("cannot listen on '" + path + "'");
     ::close(*fd);
@@ -156,6 +156,26 @@ Status SendAll(int fd, const std::string& bytes) {
     const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) return {StatusCode::kUnavailable, "the peer closed the connection"};
+      return {StatusCode::kRuntimeError, Errno("send")};
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status SendAll(int fd, const std::string& bytes, int wake) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    pollfd fds[2] = {{fd, POLLOUT, 0}, {wake, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return {StatusCode::kRuntimeError, Errno("poll")};
+    }
+    if ((fds[1].revents & POLLIN) != 0) return {StatusCode::kFailedState, "stopped"};
+    const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
       if (errno == EPIPE || errno == ECONNRESET) return {StatusCode::kUnavailable, "the peer closed the connection"};
       return {StatusCode::kRuntimeError, Errno("send")};
     }

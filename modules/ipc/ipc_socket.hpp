@@ -29,6 +29,9 @@ int PeerPid(int fd);
 
 /// Writes all of `bytes` (no SIGPIPE: a dead peer is an error, not a signal).
 Status SendAll(int fd, const std::string& bytes);
+/// The same, but gives up with kFailedState as soon as `wake` is readable (a peer that does not
+/// read cannot hold the caller).
+Status SendAll(int fd, const std::string& bytes, int wake);
 /// Reads one whole message, waiting on `fd` and, until the message's first byte arrives, on `wake`
 /// (readable = give up with kFailedState; -1: no wake fd). kUnavailable when the peer closed the
 /// connection; kInvalidArgument for a malformed header.

@@ -133,6 +133,7 @@ int ModuleIPC::Process(FramePtr frame) {
 
 void ModuleIPC::Interrupt() {
   if (client_ != nullptr) client_->Interrupt();
+  if (server_ != nullptr) server_->SuspendAcknowledgements();
 }
 
 Status ModuleIPC::OnAddSource(const std::string& stream_id, const std::string& /*uri*/, const StreamOptions& /*options*/) {

@@ -1,5 +1,10 @@
 #include "media.hpp"
 
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,6 +26,27 @@ int FreePort() {
   }
   ::close(fd);
   return port;
+}
+
+bool WaitListening(int port, int timeout_s) {
+  char wanted[16];
+  std::snprintf(wanted, sizeof(wanted), ":%04X", port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream table("/proc/net/tcp");
+    std::string line;
+    std::getline(table, line);  // header
+    while (std::getline(table, line)) {
+      // "  sl  local_address rem_address   st ...": local 0100007F:PORT, state 0A = LISTEN
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      if (state == "0A" && local.size() > 5 && local.compare(local.size() - 5, 5, wanted) == 0) return true;
+    }
+    // The server is another process starting up: this polls its state, it does not guess a delay.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 }  // namespace vstream::test

@@ -85,6 +85,10 @@ inline int64_t ProbeFrameCount(const std::string& path) {
 /// A free TCP port on 127.0.0.1 (bound then released).
 int FreePort();
 
+/// Waits until a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp, so no connection is
+/// taken from the server); false after `timeout_s`. For servers the test starts itself.
+bool WaitListening(int port, int timeout_s = 30);
+
 /// An ffmpeg process started with posix_spawn (never fork in a threaded test), killed with
 /// SIGKILL on Kill() or destruction.
 class FfmpegProcess {

@@ -123,6 +123,7 @@ class Gate : public Module {
   using Module::Module;
   bool Open(const ModuleParams&) override { return true; }
   void Close() override { OpenAll(); }
+  void Interrupt() override { OpenAll(); }  // an abort lets held frames go
   int Process(FramePtr frame) override {
     std::unique_lock<std::mutex> lock(mutex_);
     ++entered_;

@@ -69,9 +69,12 @@ TEST(IpcRelease, DroppedFailedAndFannedOutFramesAreEachReleasedOnce) {
   }
 }
 
-TEST(IpcRelease, AClientWithEverySlotInFlightWaitsForTheServer) {
-  ScratchDir dir("ipc_backpressure");
+// A server whose gate holds every frame: the client may have `slots` frames out, no more, until
+// the gate lets one go; then exactly one more crosses.
+void ExpectTheClientWaitsAtTheLimit(const std::string& tag, int width, int height, int slots) {
+  ScratchDir dir(tag);
   const std::string socket = dir / "ipc.sock";
+  constexpr int kFrames = 30;
   Pipeline server("server");
   ASSERT_TRUE(server.BuildFromString(R"({
     "ipc": { "class_name": "ModuleIPC", "next_modules": ["gate"],
@@ -79,23 +82,71 @@ TEST(IpcRelease, AClientWithEverySlotInFlightWaitsForTheServer) {
     "gate": { "class_name": "Gate", "max_input_queue_size": 50 } })"));
   ASSERT_TRUE(server.Start());
   Pipeline client("client");
-  ASSERT_TRUE(client.BuildFromString(ClientConfig(socket, 40, 3)));
+  ASSERT_TRUE(client.BuildFromString(R"({
+    "source": { "class_name": "SyntheticSource", "next_modules": ["ipc"],
+                "custom_params": { "streams": 1, "frames": )" + std::to_string(kFrames) + R"(, "width": )" +
+                                     std::to_string(width) + R"(, "height": )" + std::to_string(height) + R"( } },
+    "ipc": { "class_name": "ModuleIPC", "next_modules": ["sent"],
+             "custom_params": { "ipc_type": "client", "socket_address": ")" + socket + R"(", "max_cachedframe_size": )" +
+                                     std::to_string(slots) + R"( } },
+    "sent": { "class_name": "Recorder" } })"));
   ASSERT_TRUE(client.Start());
   auto* gate = server.GetModule<Gate>("gate");
   auto* sent = client.GetModule<Recorder>("sent");
-  // Three frames hold the three slots: one in the gate, two in its queue (room for 50).
+  // `slots` frames are out: one in the gate, the others in its queue (room for 50).
   ASSERT_TRUE(gate->WaitEntered(1));
-  ASSERT_TRUE(sent->WaitFrames(3));
-  EXPECT_EQ(sent->frames()["stream_0"].size(), 3u) << "a fourth frame went out without a free slot";
-  gate->Release(1);  // one frame done: one slot back, one more frame crosses
+  ASSERT_TRUE(sent->WaitFrames(static_cast<size_t>(slots)));
+  EXPECT_EQ(sent->frames()["stream_0"].size(), static_cast<size_t>(slots)) << "a frame went out beyond the limit";
+  gate->Release(1);  // one frame done: one more crosses
   ASSERT_TRUE(gate->WaitEntered(2));
-  ASSERT_TRUE(sent->WaitFrames(4));
+  ASSERT_TRUE(sent->WaitFrames(static_cast<size_t>(slots) + 1));
   gate->OpenAll();
   client.WaitForStreams();
   EXPECT_TRUE(client.Stop());
   server.WaitForStreams();
   EXPECT_TRUE(server.Stop());
-  EXPECT_EQ(gate->passed(), 40);
+  EXPECT_EQ(gate->passed(), kFrames);
+}
+
+TEST(IpcRelease, AClientWithEverySlotInFlightWaitsForTheServer) { ExpectTheClientWaitsAtTheLimit("ipc_backpressure", 64, 48, 3); }
+
+TEST(IpcRelease, FramesWithoutPixelsCountAgainstTheLimitToo) { ExpectTheClientWaitsAtTheLimit("ipc_metadata_only", 0, 0, 2); }
+
+TEST(IpcRelease, FramesAnAbortDroppedGoToTheNextServer) {
+  ScratchDir dir("ipc_abort");
+  const std::string socket = dir / "ipc.sock";
+  auto server_config = [&](const std::string& leaf) {
+    return R"({
+      "ipc": { "class_name": "ModuleIPC", "next_modules": ["leaf"],
+               "custom_params": { "ipc_type": "server", "socket_address": ")" + socket + R"(" } },
+      "leaf": { "class_name": ")" + leaf + R"(", "max_input_queue_size": 50 } })";
+  };
+  auto first = std::make_unique<Pipeline>("first");
+  ASSERT_TRUE(first->BuildFromString(server_config("Gate")));
+  ASSERT_TRUE(first->Start());
+  EventLog client_events;
+  Pipeline client("client");
+  client.SetObserver(client_events.Callback());
+  ASSERT_TRUE(client.BuildFromString(ClientConfig(socket, 20, 4)));
+  ASSERT_TRUE(client.Start());
+  // The first server takes 4 frames (one in the gate, three queued) and finishes none of them.
+  ASSERT_TRUE(first->GetModule<Gate>("leaf")->WaitEntered(1));
+  ASSERT_TRUE(client.GetModule<Recorder>("sent")->WaitFrames(4));
+  ASSERT_TRUE(first->Stop(StopMode::kAbort));  // drops them: they must not count as done
+  first.reset();
+  Pipeline second("second");
+  ASSERT_TRUE(second.BuildFromString(server_config("Recorder")));
+  ASSERT_TRUE(second.Start());
+  client.WaitForStreams();
+  EXPECT_TRUE(client.Stop());
+  EXPECT_TRUE(client_events.Of(EventType::kModuleError).empty()) << "no frame may be left unacknowledged";
+  second.WaitForStreams();
+  ASSERT_TRUE(second.Stop());
+  auto* got = second.GetModule<Recorder>("leaf");
+  std::vector<int64_t> expected(20);
+  for (int i = 0; i < 20; ++i) expected[i] = i;
+  EXPECT_EQ(got->frames()["stream_0"], expected) << "every frame, the dropped ones included, in order";
+  EXPECT_EQ(got->eos()["stream_0"], 1);
 }
 
 }  // namespace

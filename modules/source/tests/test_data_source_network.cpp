@@ -24,6 +24,8 @@ class DataSourceNetwork : public ::testing::Test {
     auto server = std::make_unique<FfmpegProcess>(std::vector<std::string>{
         "-re", "-i", Clip(), "-c", "copy", "-f", "mpegts", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1"});
     EXPECT_TRUE(server->running());
+    // Listening before the test connects, so a small reconnect budget is not spent on ffmpeg's start.
+    EXPECT_TRUE(test::WaitListening(port)) << "ffmpeg did not listen on port " << port;
     return server;
   }
   static test::ScratchDir* dir_;
