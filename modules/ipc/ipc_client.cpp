@@ -302,7 +302,9 @@ bool IpcClient::Connect(int* fd) {
     return false;
   }
   auto give_up = [&](const std::string& why) {
-    if (!why.empty()) VS_LOG_ERROR("module '{}': {}", settings_.module, why);
+    // Retried every 200 ms at most: the same refusal is logged once.
+    if (!why.empty() && why != last_refusal_) VS_LOG_ERROR("module '{}': {}", settings_.module, why);
+    if (!why.empty()) last_refusal_ = why;
     ::close(*fd);
     *fd = -1;
     return false;
@@ -345,6 +347,7 @@ bool IpcClient::Connect(int* fd) {
     if (!SendAll(*fd, message, wake_fd_)) return give_up("");
   }
   fd_ = *fd;
+  last_refusal_.clear();
   const bool reconnect = connected_before_;
   connected_before_ = true;
   if (resend.empty() || !reconnect) {

@@ -98,6 +98,7 @@ class IpcClient {
 
   std::thread io_thread_;
   bool connected_before_ = false;  // I/O thread only
+  std::string last_refusal_;       // I/O thread only: the last reason a server refused us
 };
 
 }  // namespace vstream::detail::ipc
