@@ -12,7 +12,9 @@ Frame::Frame(std::string stream_id_in, int64_t frame_index_in)
       created(std::chrono::steady_clock::now()),
       route_hash_(std::hash<std::string>{}(stream_id)) {}
 
-Frame::~Frame() = default;
+Frame::~Frame() {
+  for (auto& hook : destroy_hooks_) hook();
+}
 
 FramePtr Frame::Create(std::string stream_id, int64_t frame_index) {
   return std::make_shared<Frame>(std::move(stream_id), frame_index);

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,12 @@ class Frame {
   /// pts in seconds (pts * time_base).
   double timestamp() const { return static_cast<double>(pts) * time_base.num / time_base.den; }
 
+  /// Runs `hook` when the frame is destroyed: the last FramePtr to it is gone, wherever that is (a
+  /// leaf, a queue that dropped it, a module that failed it), on that thread. For a source that
+  /// must know when its frame has left the pipeline (ModuleIPC acknowledges frames this way). Add
+  /// hooks before the frame is shared; they run in the order added.
+  void OnDestroy(std::function<void()> hook) { destroy_hooks_.push_back(std::move(hook)); }
+
   /// Lock to hold while reading or writing `objects` from a module that runs in parallel
   /// with another module using the same frame (fan-out branches).
   std::unique_lock<std::mutex> LockObjects() { return std::unique_lock<std::mutex>(objects_mutex_); }
@@ -79,6 +86,7 @@ class Frame {
  private:
   friend struct detail::FrameAccess;
   std::mutex objects_mutex_;
+  std::vector<std::function<void()>> destroy_hooks_;  // written before the frame is shared
   // Routing state owned by the pipeline that carries the frame (see src/frame_access.hpp).
   const uint64_t route_hash_;
   std::shared_ptr<detail::StreamState> stream_state_;

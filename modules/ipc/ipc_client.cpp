@@ -202,7 +202,6 @@ void IpcClient::CopyIn(const VideoFrame& image, uint8_t* memory, ImageLayout* la
 void IpcClient::EncodeUserData(const Frame& frame, FrameMessage* message) {
   std::vector<std::string> without_codec;
   frame.data.Visit([&](const std::string& key, const std::any& value) {
-    if (key.rfind("vstream.ipc.", 0) == 0) return;  // this process's own bookkeeping
     auto codec = FindUserDataCodec(std::type_index(value.type()));
     if (codec == nullptr) {
       without_codec.push_back(key);

@@ -23,10 +23,9 @@ namespace vstream::detail::ipc {
 namespace {
 
 thread_local bool t_adding_stream = false;
-constexpr const char* kReleaseKey = "vstream.ipc.release";
 
-/// Runs `release` when the last copy of the token goes. A frame's token sits in its user data (key
-/// "vstream.ipc.release") and in its image buffer's release, so it goes when both are gone.
+/// Runs `release` when the last copy of the token goes. A frame's token is held by the frame (its
+/// OnDestroy hook) and by its image buffer's release, so it goes when both are gone.
 struct ReleaseToken {
   explicit ReleaseToken(std::function<void()> release_in) : release(std::move(release_in)) {}
   ~ReleaseToken() {
@@ -507,7 +506,7 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
 
   if (end) {
     FramePtr eos_frame = Frame::CreateEos(id, message.frame_index);
-    eos_frame->data.Set(kReleaseKey, token);
+    eos_frame->OnDestroy([token] {});
     module_->EndStream(std::move(eos_frame));
     return Status::Ok();
   }
@@ -536,7 +535,7 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     }
     frame->data.SetAny(entry.key, std::move(value));
   }
-  frame->data.Set(kReleaseKey, token);
+  frame->OnDestroy([token] {});
   if (slot != kNoSlot) {
     // The frame's buffer is the slot itself; the segment stays mapped while the buffer lives.
     uint8_t* memory = segment->data() + static_cast<size_t>(slot) * slot_size;

@@ -28,6 +28,18 @@ TEST(Buffer, WrappedMemoryIsReleasedOnceWhenTheLastReferenceGoes) {
   EXPECT_EQ(releases, 1);
 }
 
+TEST(Frame, DestroyHooksRunOnceWhenTheLastReferenceGoes) {
+  std::vector<int> ran;
+  FramePtr frame = Frame::Create("cam", 0);
+  frame->OnDestroy([&] { ran.push_back(1); });
+  frame->OnDestroy([&] { ran.push_back(2); });
+  FramePtr branch = frame;
+  frame.reset();
+  EXPECT_TRUE(ran.empty());
+  branch.reset();
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+}
+
 TEST(BufferPool, RecyclesBlocksAndBoundsTheirNumber) {
   auto pool = BufferPool::Create(4096, 2);
   BufferPtr a = pool->Acquire();
