@@ -177,26 +177,31 @@ Status IpcClient::Reserve(bool with_slot, uint32_t* slot, uint8_t** memory) {
   return Status::Ok();
 }
 
-void IpcClient::CopyIn(const VideoFrame& image, uint8_t* memory, ImageLayout* layout) {
-  // The one copy of the pixels: tightly packed planes, one memcpy per plane when the source rows
-  // are contiguous too.
-  size_t offset = 0;
+void IpcClient::PackedLayout(const VideoFrame& image, ImageLayout* layout) {
+  // Planes tightly packed one after the other from the start of the slot.
+  uint64_t offset = 0;
   for (int p = 0; p < image.plane_count(); ++p) {
-    const size_t row = static_cast<size_t>(image.plane_row_bytes(p));
+    layout->strides[p] = image.plane_row_bytes(p);
+    layout->offsets[p] = offset;
+    offset += static_cast<uint64_t>(image.plane_row_bytes(p)) * static_cast<uint64_t>(image.plane_rows(p));
+  }
+  layout->width = image.width();
+  layout->height = image.height();
+  layout->format = static_cast<uint8_t>(image.format());
+}
+
+void IpcClient::CopyIn(const VideoFrame& image, uint8_t* memory, const ImageLayout& layout) {
+  // The one copy of the pixels: one memcpy per plane when the source rows are contiguous too.
+  for (int p = 0; p < image.plane_count(); ++p) {
+    const size_t row = static_cast<size_t>(layout.strides[p]);
     const size_t rows = static_cast<size_t>(image.plane_rows(p));
-    uint8_t* out = memory + offset;
+    uint8_t* out = memory + layout.offsets[p];
     if (static_cast<size_t>(image.stride(p)) == row) {
       std::memcpy(out, image.plane(p), row * rows);
     } else {
       for (size_t r = 0; r < rows; ++r) std::memcpy(out + r * row, image.plane(p) + r * image.stride(p), row);
     }
-    layout->strides[p] = static_cast<int32_t>(row);
-    layout->offsets[p] = offset;
-    offset += row * rows;
   }
-  layout->width = image.width();
-  layout->height = image.height();
-  layout->format = static_cast<uint8_t>(image.format());
 }
 
 void IpcClient::EncodeUserData(const Frame& frame, FrameMessage* message) {
@@ -233,34 +238,38 @@ Status IpcClient::Send(const FramePtr& frame) {
     message.objects = frame->objects;
   }
   EncodeUserData(*frame, &message);
-  // Checked here with the decoder the server runs: a frame the server would refuse must not
-  // reach the socket, where it would close the connection and be resent forever.
-  std::string probe = EncodeFrame(message);
-  FrameMessage decoded;
-  if (probe.size() - kHeaderSize > kMaxPayload) {
-    return {StatusCode::kInvalidArgument, "the frame's metadata takes " + std::to_string(probe.size()) +
+  const bool with_image = !frame->IsEos() && !frame->image.empty();
+  const VideoFrame& image = frame->image;
+  if (with_image) PackedLayout(image, &message.image);
+  // Encoded once, and checked with the decoder the server runs: a frame the server would refuse
+  // must not reach the socket, where it would close the connection and be resent forever. The
+  // sequence and slot are filled in below.
+  std::string encoded = EncodeFrame(message);
+  if (encoded.size() - kHeaderSize > kMaxPayload) {
+    return {StatusCode::kInvalidArgument, "the frame's metadata takes " + std::to_string(encoded.size()) +
                                               " bytes, more than ModuleIPC's limit of " + std::to_string(kMaxPayload)};
   }
-  if (Status s = DecodeFrame(reinterpret_cast<const uint8_t*>(probe.data()) + kHeaderSize, probe.size() - kHeaderSize, &decoded);
+  FrameMessage decoded;
+  if (Status s = DecodeFrame(reinterpret_cast<const uint8_t*>(encoded.data()) + kHeaderSize, encoded.size() - kHeaderSize,
+                             &decoded);
       !s) {
     return {StatusCode::kInvalidArgument, "the frame cannot cross to another process: " + s.message()};
   }
 
-  const bool with_image = !frame->IsEos() && !frame->image.empty();
-  const VideoFrame& image = frame->image;
   if (with_image) {
     if (Status s = EnsureSegment(VideoFrame::PackedSize(image.width(), image.height(), image.format())); !s) return s;
   }
+  uint32_t slot = kNoSlot;
   uint8_t* memory = nullptr;
-  if (Status s = Reserve(with_image, &message.image.slot, &memory); !s) return s;
-  if (with_image) CopyIn(image, memory, &message.image);
+  if (Status s = Reserve(with_image, &slot, &memory); !s) return s;
+  if (with_image) CopyIn(image, memory, message.image);
 
   std::lock_guard<std::mutex> send_lock(send_mutex_);
-  message.sequence = next_sequence_++;
-  std::string encoded = EncodeFrame(message);
+  const uint64_t sequence = next_sequence_++;
+  SetFrameSequenceAndSlot(&encoded, sequence, slot);
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    unacked_.emplace(message.sequence, Pending{message.image.slot, encoded, frame->stream_id});
+    unacked_.emplace(sequence, Pending{slot, encoded, frame->stream_id});
   }
   if (fd_ >= 0) (void)SendAll(fd_, encoded, wake_fd_);  // a failure shows up as EOF on the I/O thread, which resends
   return Status::Ok();

@@ -65,7 +65,8 @@ class IpcClient {
   /// Waits for room (fewer than max_cachedframe_size frames in flight) and takes it, with a slot
   /// when the frame has an image.
   Status Reserve(bool with_slot, uint32_t* slot, uint8_t** memory);
-  void CopyIn(const VideoFrame& image, uint8_t* memory, ImageLayout* layout);
+  static void PackedLayout(const VideoFrame& image, ImageLayout* layout);
+  static void CopyIn(const VideoFrame& image, uint8_t* memory, const ImageLayout& layout);
   std::string HelloMessage();  // with state_mutex_ held
   void Run();
   /// Connects, says Hello, waits for Welcome and resends what is unacknowledged. False: not now.

@@ -169,6 +169,15 @@ std::string EncodeFrame(const FrameMessage& f) {
   return w.Message(MessageType::kFrame);
 }
 
+void SetFrameSequenceAndSlot(std::string* m, uint64_t sequence, uint32_t slot) {
+  // EncodeFrame's layout: header, sequence (8), stream id (4 + n), index, pts (8 + 8), time base
+  // (4 + 4), flags (4), slot (4).
+  std::memcpy(m->data() + kHeaderSize, &sequence, 8);
+  uint32_t id_length = 0;
+  std::memcpy(&id_length, m->data() + kHeaderSize + 8, 4);
+  std::memcpy(m->data() + kHeaderSize + 8 + 4 + id_length + 28, &slot, 4);
+}
+
 Status DecodeHeader(const uint8_t* data, size_t size, MessageType* type, uint32_t* payload_size) {
   Reader r(data, size);
   uint32_t magic = 0;

@@ -89,6 +89,9 @@ struct Release {
 std::string EncodeHello(const Hello& hello);
 std::string EncodeWelcome();
 std::string EncodeFrame(const FrameMessage& frame);
+/// Rewrites the sequence number and slot of a message EncodeFrame made, in place: a client encodes
+/// (and checks) a frame once, before it knows either.
+void SetFrameSequenceAndSlot(std::string* encoded_frame, uint64_t sequence, uint32_t slot);
 std::string EncodeRelease(const Release& release);
 std::string EncodeBye();
 std::string EncodeError(const std::string& reason);

@@ -67,6 +67,21 @@ TEST(IpcProtocol, FrameRoundTrip) {
   EXPECT_EQ(got.user_data[0].bytes, "B-AB 123");
 }
 
+TEST(IpcProtocol, SequenceAndSlotAreSetInPlace) {
+  FrameMessage sent = SampleFrame();
+  std::string message = EncodeFrame(sent);
+  SetFrameSequenceAndSlot(&message, 0x0102030405060708ull, 39);
+  const std::string payload = PayloadOf(message, MessageType::kFrame);
+  FrameMessage got;
+  ASSERT_TRUE(DecodeFrame(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &got));
+  EXPECT_EQ(got.sequence, 0x0102030405060708ull);
+  EXPECT_EQ(got.image.slot, 39u);
+  // Everything else is what EncodeFrame wrote.
+  sent.sequence = got.sequence;
+  sent.image.slot = 39;
+  EXPECT_EQ(message, EncodeFrame(sent));
+}
+
 TEST(IpcProtocol, ControlMessagesRoundTrip) {
   Hello hello{1234, 0xfeedbeefcafef00dull, "vstream-0-1234-1", 40, 1920u * 1080 * 3};
   std::string payload = PayloadOf(EncodeHello(hello), MessageType::kHello);
