@@ -105,6 +105,42 @@ class Module {
   /// A worker always gets the same streams, so per-worker state needs no lock.
   static int CurrentWorker();
 
+  /// Per-stream state for a module that runs on several workers, without locks: one map per
+  /// worker, and each worker only ever touches its own streams. Reset(parallelism()) in Open;
+  /// operator[], Find and Erase from Process; ForEach and Clear once the workers are done (Close).
+  ///   PerStreamState<Tracks> tracks_;                 // a member
+  ///   Tracks& t = tracks_[frame->stream_id];          // in Process
+  ///   if (frame->IsEos()) tracks_.Erase(frame->stream_id);
+  template <typename T>
+  class PerStreamState {
+   public:
+    void Reset(int workers) {
+      maps_.clear();
+      maps_.resize(static_cast<size_t>(workers > 1 ? workers : 1));  // (resize: T may be move-only)
+    }
+    T& operator[](const std::string& stream_id) { return Mine()[stream_id]; }
+    T* Find(const std::string& stream_id) {
+      auto& mine = Mine();
+      auto it = mine.find(stream_id);
+      return it == mine.end() ? nullptr : &it->second;
+    }
+    void Erase(const std::string& stream_id) { Mine().erase(stream_id); }
+    template <typename F>
+    void ForEach(F&& visit) {
+      for (auto& map : maps_) {
+        for (auto& [stream_id, state] : map) visit(stream_id, state);
+      }
+    }
+    void Clear() { maps_.clear(); }
+
+   private:
+    std::map<std::string, T>& Mine() {
+      const int worker = CurrentWorker();
+      return maps_[static_cast<size_t>(worker > 0 ? worker : 0) % maps_.size()];
+    }
+    std::vector<std::map<std::string, T>> maps_;  // one per worker
+  };
+
  private:
   friend class detail::ModuleNode;
   friend class SourceModule;

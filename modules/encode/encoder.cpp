@@ -186,18 +186,15 @@ bool Encoder::Open(const ModuleParams& params) {
   preset_ = params.GetString("preset");
   frame_rate_ = params.GetDouble("frame_rate");
   jpeg_quality_ = static_cast<int>(params.GetInt("jpeg_quality"));
-  sessions_.clear();
-  sessions_.resize(static_cast<size_t>(std::max(1, parallelism())));
+  sessions_.Reset(parallelism());
   return true;
 }
 
 void Encoder::Close() {
-  for (auto& worker : sessions_) {
-    for (auto& [id, session] : worker) {
-      if (Status s = session->Finish(); !s) VS_LOG_WARN("module '{}': {}", name(), s.message());
-    }
-    worker.clear();
-  }
+  sessions_.ForEach([this](const std::string&, std::unique_ptr<detail::EncodeSession>& session) {
+    if (Status s = session->Finish(); !s) VS_LOG_WARN("module '{}': {}", name(), s.message());
+  });
+  sessions_.Clear();
 }
 
 std::string Encoder::PathFor(const std::string& stream_id, int64_t index) const {
@@ -212,13 +209,11 @@ std::string Encoder::PathFor(const std::string& stream_id, int64_t index) const 
 }
 
 int Encoder::Process(FramePtr frame) {
-  const int worker = std::max(0, CurrentWorker());
-  auto& sessions = sessions_[static_cast<size_t>(worker) % sessions_.size()];
   if (frame->IsEos()) {
-    auto it = sessions.find(frame->stream_id);
-    if (it == sessions.end()) return 0;
-    Status s = it->second->Finish();
-    sessions.erase(it);
+    auto* ending = sessions_.Find(frame->stream_id);
+    if (ending == nullptr) return 0;
+    Status s = (*ending)->Finish();
+    sessions_.Erase(frame->stream_id);
     if (!s) {
       Fail(s.message());
       return -1;
@@ -241,14 +236,14 @@ int Encoder::Process(FramePtr frame) {
     }
     return 0;
   }
-  auto& session = sessions[frame->stream_id];
+  auto& session = sessions_[frame->stream_id];
   if (!session) {
     session = std::make_unique<detail::EncodeSession>();
     const std::string path = PathFor(frame->stream_id, frame->frame_index);
     if (Status s = session->Start(path, codec_, frame->image.width(), frame->image.height(), frame_rate_, crf_,
                                   bitrate_kbps_, preset_);
         !s) {
-      sessions.erase(frame->stream_id);
+      sessions_.Erase(frame->stream_id);
       Fail(s.message());
       return -1;
     }

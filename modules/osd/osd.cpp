@@ -32,11 +32,11 @@ bool Osd::Open(const ModuleParams& params) {
   track_ids_ = params.GetBool("show_track_ids");
   keypoints_ = params.GetBool("show_keypoints");
   fps_ = params.GetBool("show_fps");
-  rates_.assign(static_cast<size_t>(std::max(1, parallelism())), {});
+  rates_.Reset(parallelism());
   return true;
 }
 
-void Osd::Close() { rates_.clear(); }
+void Osd::Close() { rates_.Clear(); }
 
 namespace {
 cv::Scalar ColourFor(int64_t key) {
@@ -47,10 +47,8 @@ cv::Scalar ColourFor(int64_t key) {
 }  // namespace
 
 int Osd::Process(FramePtr frame) {
-  const int worker = std::max(0, CurrentWorker());
-  auto& rates = rates_[static_cast<size_t>(worker) % rates_.size()];
   if (frame->IsEos()) {
-    rates.erase(frame->stream_id);
+    rates_.Erase(frame->stream_id);
     return 0;
   }
   VideoFrame& image = frame->image;
@@ -101,7 +99,7 @@ int Osd::Process(FramePtr frame) {
     }
   }
   if (fps_) {
-    Rate& rate = rates[frame->stream_id];
+    Rate& rate = rates_[frame->stream_id];
     const auto now = std::chrono::steady_clock::now();
     if (rate.frames == 0) rate.window_start = now;
     ++rate.frames;

@@ -27,20 +27,18 @@ bool Tracker::Open(const ModuleParams& params) {
   iou_threshold_ = static_cast<float>(params.GetDouble("iou_threshold"));
   max_age_ = static_cast<int>(params.GetInt("max_age"));
   min_hits_ = static_cast<int>(params.GetInt("min_hits"));
-  streams_.assign(static_cast<size_t>(std::max(1, parallelism())), {});
+  streams_.Reset(parallelism());
   return true;
 }
 
-void Tracker::Close() { streams_.clear(); }
+void Tracker::Close() { streams_.Clear(); }
 
 int Tracker::Process(FramePtr frame) {
-  const int worker = std::max(0, CurrentWorker());
-  auto& streams = streams_[static_cast<size_t>(worker) % streams_.size()];
   if (frame->IsEos()) {
-    streams.erase(frame->stream_id);
+    streams_.Erase(frame->stream_id);
     return 0;
   }
-  StreamTracks& state = streams[frame->stream_id];
+  StreamTracks& state = streams_[frame->stream_id];
   auto lock = frame->LockObjects();
   std::vector<DetectedObject>& objects = frame->objects;
 

@@ -42,7 +42,7 @@ class Encoder : public Module {
   double frame_rate_ = 0;
   int jpeg_quality_ = 90;
   // One map per worker (a stream always goes to the same worker): no lock needed.
-  std::vector<std::map<std::string, std::unique_ptr<detail::EncodeSession>>> sessions_;
+  PerStreamState<std::unique_ptr<detail::EncodeSession>> sessions_;
 };
 
 }  // namespace vstream

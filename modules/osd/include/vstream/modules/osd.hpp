@@ -38,7 +38,7 @@ class Osd : public Module {
   bool track_ids_ = true;
   bool keypoints_ = true;
   bool fps_ = true;
-  std::vector<std::map<std::string, Rate>> rates_;  // per worker, per stream
+  PerStreamState<Rate> rates_;
 };
 
 }  // namespace vstream

@@ -44,8 +44,7 @@ class Tracker : public Module {
   float iou_threshold_ = 0.3f;
   int max_age_ = 30;
   int min_hits_ = 1;
-  // One map per worker (a stream always goes to the same worker): no lock needed.
-  std::vector<std::map<std::string, StreamTracks>> streams_;
+  PerStreamState<StreamTracks> streams_;
 };
 
 }  // namespace vstream
