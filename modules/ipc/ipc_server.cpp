@@ -608,7 +608,6 @@ void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool
     if (clean || ProcessGone(client->pid)) clients_.erase(client->id);
     if (!stopping) {
       last_disconnect_clean_ = clean;
-      had_goodbye_ = had_goodbye_ || clean;
     }
   }
   const std::string who = "client process " + std::to_string(connection->pid);
@@ -637,9 +636,8 @@ void IpcServer::UpdateExpecting() {
   size_t open_connections = 0;  // a connection whose reader is finishing is closed already
   for (const auto& connection : connections_) open_connections += connection->IsOpen() ? 1 : 0;
   const bool expecting =
-      settings_.keep_serving || open_connections > 0 || !had_goodbye_ || !last_disconnect_clean_ || !streams_.empty();
-  if (expecting == expecting_) return;
-  expecting_ = expecting;
+      settings_.keep_serving || open_connections > 0 || !last_disconnect_clean_ || !streams_.empty();
+  if (expecting == module_->ExpectingStreams()) return;
   module_->SetExpectingStreams(expecting);
 }
 

@@ -85,9 +85,7 @@ class IpcServer {
   std::map<uint64_t, std::shared_ptr<ClientState>> clients_;     // guarded by mutex_; by client id
   std::map<std::string, StreamEntry> streams_;                   // guarded by mutex_
   bool stopping_ = false;                                        // guarded by mutex_
-  bool had_goodbye_ = false;                                     // guarded by mutex_
-  bool last_disconnect_clean_ = false;                           // guarded by mutex_
-  bool expecting_ = true;                                        // guarded by mutex_
+  bool last_disconnect_clean_ = false;  // guarded by mutex_: false until a client has said goodbye
   std::condition_variable reader_finished_;                       // with mutex_: a Connection::finished was set
   std::shared_ptr<std::atomic<bool>> acks_suspended_;             // shared with every ClientState
 };
