@@ -21,6 +21,28 @@ class FailOdd : public Module {
 };
 VSTREAM_REGISTER_MODULE(FailOdd);
 
+// SyntheticSource's default pattern fills frame i with i % 256: a slot the client reused while the
+// server still held its frame shows up here as other bytes.
+class CheckPixels : public Module {
+ public:
+  using Module::Module;
+  bool Open(const ModuleParams&) override { return true; }
+  void Close() override {}
+  int Process(FramePtr frame) override {
+    if (frame->IsEos()) return 0;
+    const VideoFrame& image = frame->image;
+    const auto expected = static_cast<uint8_t>(frame->frame_index % 256);
+    for (int r = 0; r < image.plane_rows(0); ++r) {
+      const uint8_t* row = image.plane(0) + static_cast<size_t>(r) * image.stride(0);
+      for (int b = 0; b < image.plane_row_bytes(0); ++b) {
+        if (row[b] != expected) return Fail("pixels of frame " + std::to_string(frame->frame_index) + " were overwritten"), -1;
+      }
+    }
+    return 0;
+  }
+};
+VSTREAM_REGISTER_MODULE(CheckPixels);
+
 std::string ClientConfig(const std::string& socket, int frames, int slots) {
   return R"({
     "source": { "class_name": "SyntheticSource", "next_modules": ["ipc"],
@@ -39,7 +61,8 @@ TEST(IpcRelease, DroppedFailedAndFannedOutFramesAreEachReleasedOnce) {
     "ipc": { "class_name": "ModuleIPC", "next_modules": ["fail", "gate", "leaf"],
              "custom_params": { "ipc_type": "server", "socket_address": ")" + socket + R"(" } },
     "fail": { "class_name": "FailOdd" },
-    "gate": { "class_name": "Gate", "max_input_queue_size": 1, "queue_policy": "drop_oldest" },
+    "gate": { "class_name": "Gate", "max_input_queue_size": 1, "queue_policy": "drop_oldest", "next_modules": ["check"] },
+    "check": { "class_name": "CheckPixels" },
     "leaf": { "class_name": "Recorder" } })"));
   ASSERT_TRUE(server.Start());
   EventLog client_events;
@@ -48,7 +71,8 @@ TEST(IpcRelease, DroppedFailedAndFannedOutFramesAreEachReleasedOnce) {
   ASSERT_TRUE(client.BuildFromString(ClientConfig(socket, 100, 4)));
   ASSERT_TRUE(client.Start());
   // The closed gate keeps one frame in Process and one in its queue and drops the rest; with 4
-  // slots the client can only finish if every dropped or failed frame gave its slot back.
+  // slots the client can only finish if every dropped or failed frame gave its slot back, and the
+  // frames the gate holds must keep theirs (CheckPixels sees them after the gate opens).
   auto* sent = client.GetModule<Recorder>("sent");
   ASSERT_TRUE(sent->WaitFrames(100));
   server.GetModule<Gate>("gate")->OpenAll();
@@ -65,12 +89,15 @@ TEST(IpcRelease, DroppedFailedAndFannedOutFramesAreEachReleasedOnce) {
       EXPECT_EQ(m.errors, 50u);
     } else if (m.name == "leaf") {
       EXPECT_EQ(m.frames_in, 101u);  // with the EOS
+    } else if (m.name == "check") {
+      EXPECT_GE(m.frames_in, 3u);  // the two the gate held, then the rest after it opened, and the EOS
+      EXPECT_EQ(m.errors, 0u);
     }
   }
 }
 
-// A server whose gate holds every frame: the client may have `slots` frames out, no more, until
-// the gate lets one go; then exactly one more crosses.
+// A server whose gate lets frames through one at a time: the client may never have more than
+// `slots` frames out.
 void ExpectTheClientWaitsAtTheLimit(const std::string& tag, int width, int height, int slots) {
   ScratchDir dir(tag);
   const std::string socket = dir / "ipc.sock";
@@ -93,13 +120,15 @@ void ExpectTheClientWaitsAtTheLimit(const std::string& tag, int width, int heigh
   ASSERT_TRUE(client.Start());
   auto* gate = server.GetModule<Gate>("gate");
   auto* sent = client.GetModule<Recorder>("sent");
-  // `slots` frames are out: one in the gate, the others in its queue (room for 50).
-  ASSERT_TRUE(gate->WaitEntered(1));
+  // `slots` frames go out at once: one in the gate, the others in its queue (room for 50).
   ASSERT_TRUE(sent->WaitFrames(static_cast<size_t>(slots)));
-  EXPECT_EQ(sent->frames()["stream_0"].size(), static_cast<size_t>(slots)) << "a frame went out beyond the limit";
-  gate->Release(1);  // one frame done: one more crosses
-  ASSERT_TRUE(gate->WaitEntered(2));
-  ASSERT_TRUE(sent->WaitFrames(static_cast<size_t>(slots) + 1));
+  // Then the gate lets one through at a time. When frame k enters it, frames 0..k-1 are the only
+  // ones that can have been released, so the client has sent at most k + slots frames.
+  for (int k = 0; k < kFrames; ++k) {
+    ASSERT_TRUE(gate->WaitEntered(k + 1));
+    ASSERT_LE(sent->frames()["stream_0"].size(), static_cast<size_t>(k + slots)) << "when frame " << k << " entered the gate";
+    gate->Release(1);
+  }
   gate->OpenAll();
   client.WaitForStreams();
   EXPECT_TRUE(client.Stop());
