@@ -69,7 +69,8 @@ class Module {
   virtual bool ReceivesSkippedFrames() const { return false; }
 
   /// Called when the pipeline aborts (Stop(kAbort), a graceful stop that timed out, or the
-  /// destructor), from the stopping thread, before queued frames are dropped and threads joined.
+  /// destructor), from the stopping thread, sources first, before any frame is refused or dropped
+  /// and before threads are joined.
   /// A module that can block inside Process on something outside the pipeline (another process,
   /// a device) wakes that wait here and makes Process return soon; frames released after this
   /// were dropped by the abort, not finished. Default: nothing.
