@@ -121,7 +121,7 @@ bool SourceModule::EndStream(const std::string& stream_id, int64_t next_index, c
   return EndStream(Frame::CreateEos(stream_id, next_index), error);
 }
 
-bool SourceModule::EndStream(FramePtr eos, const std::string& error) {
+bool SourceModule::EndStream(FramePtr eos, const std::string& error, bool* delivered) {
   if (eos == nullptr) return false;
   eos->SetFlag(kFrameEos);
   {
@@ -130,7 +130,8 @@ bool SourceModule::EndStream(FramePtr eos, const std::string& error) {
   }
   if (!error.empty()) ReportStreamError(eos->stream_id, error);
   // The EOS frame frees the id in the pipeline as it leaves the source.
-  Transmit(std::move(eos));
+  const bool taken = Transmit(std::move(eos));
+  if (delivered != nullptr) *delivered = taken;
   return true;
 }
 

@@ -385,10 +385,10 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
     impl_->accepting_streams = false;
   }
   if (mode == StopMode::kAbort) {
-    // First, before any frame is refused or dropped: a module can then tell frames dropped by
-    // the abort from frames that were done.
+    impl_->aborting_ = true;  // from here Transmit refuses frames
+    // Before the queued frames are dropped: a module can then tell frames dropped by the abort
+    // from frames that were done (refused ones it sees from Transmit's answer).
     for (auto& node : impl_->nodes) node->module->Interrupt();
-    impl_->aborting_ = true;
     for (auto& node : impl_->nodes) node->CloseQueues(true);  // wakes producers blocked on full queues
     // Said once the queued frames are gone, and before the workers are joined: an observer may
     // need to hear it to release a module stuck in Process.

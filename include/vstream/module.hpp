@@ -69,8 +69,8 @@ class Module {
   virtual bool ReceivesSkippedFrames() const { return false; }
 
   /// Called when the pipeline aborts (Stop(kAbort), a graceful stop that timed out, or the
-  /// destructor), from the stopping thread, sources first, before any frame is refused or dropped
-  /// and before threads are joined.
+  /// destructor), from the stopping thread, sources first, once Transmit refuses new frames but
+  /// before queued frames are dropped and threads joined.
   /// A module that can block inside Process on something outside the pipeline (another process,
   /// a device) wakes that wait here and makes Process return soon; frames released after this
   /// were dropped by the abort, not finished. Default: nothing.
@@ -187,9 +187,10 @@ class SourceModule : public Module {
   /// stream's EOS frame (with index `next_index`), and frees the id for reuse. Call it once per
   /// stream. Returns false when the stream was not active.
   bool EndStream(const std::string& stream_id, int64_t next_index, const std::string& error = {});
-  /// As above, with an EOS frame the source made itself (Frame::CreateEos, perhaps with user
-  /// data attached, so the source learns when the EOS has left the pipeline).
-  bool EndStream(FramePtr eos, const std::string& error = {});
+  /// As above, with an EOS frame the source made itself (Frame::CreateEos, perhaps with an
+  /// OnDestroy hook, so the source learns when the EOS has left the pipeline). `delivered`, when
+  /// given, says whether the pipeline took the EOS (false while it aborts).
+  bool EndStream(FramePtr eos, const std::string& error = {}, bool* delivered = nullptr);
 
   /// A source that will start streams on its own later (an IPC server waiting for its clients)
   /// sets this, so Pipeline::WaitForStreams does not return while it waits for them; it clears it

@@ -24,16 +24,16 @@ namespace {
 
 thread_local bool t_adding_stream = false;
 
-/// Runs `release` when the last copy of the token goes. A frame's token is held by the frame (its
-/// OnDestroy hook) and by its image buffer's release, so it goes when both are gone.
+/// Runs `release(acknowledge)` when the last copy of the token goes. A frame's token is held by the
+/// frame (its OnDestroy hook) and by its image buffer's release, so it goes when both are gone.
+/// Set acknowledge = false, while still holding a copy, for a frame the pipeline refused.
 struct ReleaseToken {
-  explicit ReleaseToken(std::function<void()> release_in) : release(std::move(release_in)) {}
-  ~ReleaseToken() {
-    if (release) release();
-  }
+  explicit ReleaseToken(std::function<void(bool)> release_in) : release(std::move(release_in)) {}
+  ~ReleaseToken() { release(acknowledge); }
   ReleaseToken(const ReleaseToken&) = delete;
   ReleaseToken& operator=(const ReleaseToken&) = delete;
-  std::function<void()> release;
+  std::function<void(bool)> release;
+  bool acknowledge = true;
 };
 
 bool ProcessGone(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH; }
@@ -153,7 +153,9 @@ struct IpcServer::ClientState {
   std::set<uint64_t> held;              // guarded by mutex: sequences of frames alive in this process
   std::weak_ptr<Connection> connection;  // guarded by mutex: where releases go
 
-  void Release(uint64_t sequence, uint32_t slot) {
+  /// The frame is gone; `acknowledge` false: the pipeline refused it (it aborts), so the client keeps
+  /// it for the next server.
+  void Release(uint64_t sequence, uint32_t slot, bool acknowledge) {
     std::shared_ptr<Connection> to;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -162,7 +164,7 @@ struct IpcServer::ClientState {
     }
     // After an abort began, a frame that goes away was dropped, not finished: the client keeps
     // it for the next server.
-    if (to != nullptr && !acks_suspended->load()) to->Send(EncodeRelease({slot, sequence}));
+    if (acknowledge && to != nullptr && !acks_suspended->load()) to->Send(EncodeRelease({slot, sequence}));
   }
 };
 
@@ -500,14 +502,17 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     client->held.insert(message.sequence);
   }
   // The acknowledgement goes when the frame is gone and so is its image (a module may keep either
-  // longer than the other): one token, shared by the frame's user data and the image buffer.
+  // longer than the other): one token, held by the frame's OnDestroy hook and the image buffer.
   const uint64_t sequence = message.sequence;
-  auto token = std::make_shared<ReleaseToken>([client, sequence, slot] { client->Release(sequence, slot); });
+  auto token = std::make_shared<ReleaseToken>(
+      [client, sequence, slot](bool acknowledge) { client->Release(sequence, slot, acknowledge); });
 
   if (end) {
     FramePtr eos_frame = Frame::CreateEos(id, message.frame_index);
     eos_frame->OnDestroy([token] {});
-    module_->EndStream(std::move(eos_frame));
+    bool delivered = false;
+    module_->EndStream(std::move(eos_frame), {}, &delivered);
+    token->acknowledge = delivered;
     return Status::Ok();
   }
 
@@ -547,13 +552,13 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
       return s;  // (CheckLayout passed, so this is not expected)
     }
   }
-  token.reset();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = streams_.find(id);
     if (it != streams_.end()) it->second.next_index = message.frame_index < INT64_MAX ? message.frame_index + 1 : message.frame_index;
   }
-  module_->Transmit(std::move(frame));  // blocks while the pipeline is full
+  // Blocks while the pipeline is full; false when it aborts (the frame was not taken).
+  token->acknowledge = module_->Transmit(std::move(frame));
   return Status::Ok();
 }
 
