@@ -112,7 +112,7 @@ int RunDataSource(const std::string& file, int streams, int threads) {
   }
   pipeline.WaitForStreams();
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  pipeline.Stop();
+  if (vstream::Status stopped = pipeline.Stop(); !stopped) std::fprintf(stderr, "%s\n", stopped.message().c_str());
   uint64_t frames = 0;
   for (const auto& s : pipeline.GetStats().streams) frames += s.frames;
   std::printf("frames %llu seconds %.6f\n", static_cast<unsigned long long>(frames), seconds);

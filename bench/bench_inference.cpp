@@ -111,11 +111,11 @@ struct PipelineResult {
 class CountFaces : public vstream::Module {
  public:
   using Module::Module;
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(vstream::FramePtr frame) override {
+  vstream::Status Process(vstream::FramePtr frame) override {
     faces += frame->objects.size();
-    return 0;
+    return {};
   }
   std::atomic<uint64_t> faces{0};
 };
@@ -141,10 +141,15 @@ PipelineResult PipelineFps(const std::string& video, int streams, int parallelis
     std::exit(1);
   }
   const auto begin = Clock::now();
-  for (int i = 0; i < streams; ++i) pipeline.AddSource("s" + std::to_string(i), video);
+  for (int i = 0; i < streams; ++i) {
+    if (vstream::Status s = pipeline.AddSource("s" + std::to_string(i), video); !s) {
+      std::fprintf(stderr, "%s\n", s.message().c_str());
+      std::exit(1);
+    }
+  }
   pipeline.WaitForStreams();
   const double seconds = Seconds(begin);
-  pipeline.Stop();
+  if (vstream::Status stopped = pipeline.Stop(); !stopped) std::fprintf(stderr, "%s\n", stopped.message().c_str());
   const vstream::PipelineStats stats = pipeline.GetStats();
   uint64_t frames = 0;
   for (const auto& s : stats.streams) {

@@ -42,12 +42,12 @@ class RepeatSource : public vstream::SourceModule {
             {vstream::ParamSpec::Int("width", 1920, ""), vstream::ParamSpec::Int("height", 1080, ""),
              vstream::ParamSpec::Int("frames", 1000, "")}};
   }
-  bool Open(const vstream::ModuleParams& params) override {
+  vstream::Status Open(const vstream::ModuleParams& params) override {
     image_ = vstream::VideoFrame::Allocate(static_cast<int>(params.GetInt("width")), static_cast<int>(params.GetInt("height")),
                                            vstream::PixelFormat::kBGR24);
     std::memset(image_.plane(0), 0x5a, image_.buffer()->size());
     frames_ = params.GetInt("frames");
-    return AddSource("bench", "repeat").ok();
+    return AddSource("bench", "repeat");
   }
   void Close() override {
     if (thread_.joinable()) thread_.join();
@@ -79,16 +79,16 @@ class ReadPixels : public vstream::Module {
  public:
   using Module::Module;
   static vstream::ModuleDescription Describe() { return {"bench: reads every cache line of the image", {}}; }
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(vstream::FramePtr frame) override {
-    if (frame->image.empty()) return 0;
+  vstream::Status Process(vstream::FramePtr frame) override {
+    if (frame->image.empty()) return {};
     const uint8_t* p = frame->image.plane(0);
     const size_t size = static_cast<size_t>(frame->image.stride(0)) * frame->image.height();
     unsigned sum = 0;
     for (size_t i = 0; i < size; i += 64) sum += p[i];
     sink_ = sink_ + sum;
-    return 0;
+    return {};
   }
 
  private:
@@ -135,7 +135,7 @@ vstream::bench::IpcThroughput VstreamIpc(int width, int height, int frames, cons
     const auto start = Clock::now();
     if (pipeline.Start()) {
       pipeline.WaitForStreams();
-      pipeline.Stop();
+      if (vstream::Status stopped = pipeline.Stop(); !stopped) std::fprintf(stderr, "%s\n", stopped.message().c_str());
       const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
       result.frames_per_second = frames / seconds;
       result.gigabytes_per_second = result.frames_per_second * width * height * 3 / 1e9;

@@ -101,7 +101,7 @@ double VstreamSeconds(int hops, int parallelism, int streams, int64_t frames, si
   }
   pipeline.WaitForStreams();
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  pipeline.Stop();
+  if (vstream::Status stopped = pipeline.Stop(); !stopped) std::fprintf(stderr, "%s\n", stopped.message().c_str());
   return seconds;
 }
 

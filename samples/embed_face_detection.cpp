@@ -13,10 +13,10 @@
 class FaceCollector : public vstream::Module {
  public:
   using Module::Module;
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(vstream::FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  vstream::Status Process(vstream::FramePtr frame) override {
+    if (frame->IsEos()) return {};
     std::lock_guard<std::mutex> lock(mutex_);
     Summary& s = summaries_[frame->stream_id];
     ++s.frames;
@@ -27,7 +27,7 @@ class FaceCollector : public vstream::Module {
         s.best_frame = frame->frame_index;
       }
     }
-    return 0;
+    return {};
   }
   void Print() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     if (vstream::Status s = pipeline.AddSource(id, videos[i]); !s) std::cerr << s.message() << "\n";
   }
   pipeline.WaitForStreams();
-  pipeline.Stop();  // delivers the remaining events
+  if (vstream::Status s = pipeline.Stop(); !s) std::cerr << s.message() << "\n";  // delivers the remaining events
   pipeline.GetModule<FaceCollector>("app")->Print();
   return 0;
 }

@@ -40,11 +40,11 @@ const bool kCodec = vstream::RegisterUserDataCodec<DecodedBy>(
 class Stamp : public vstream::Module {
  public:
   using Module::Module;
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(vstream::FramePtr frame) override {
+  vstream::Status Process(vstream::FramePtr frame) override {
     frame->data.Set("decoded_by", DecodedBy{static_cast<int>(::getpid())});
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(Stamp);
@@ -52,7 +52,7 @@ VSTREAM_REGISTER_MODULE(Stamp);
 class FaceCounter : public vstream::Module {
  public:
   using Module::Module;
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& [stream, faces] : faces_) {
@@ -60,13 +60,13 @@ class FaceCounter : public vstream::Module {
                   frames_[stream], decoder_pid_, static_cast<int>(::getpid()));
     }
   }
-  int Process(vstream::FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  vstream::Status Process(vstream::FramePtr frame) override {
+    if (frame->IsEos()) return {};
     std::lock_guard<std::mutex> lock(mutex_);
     faces_[frame->stream_id] += static_cast<int>(frame->objects.size());
     ++frames_[frame->stream_id];
     if (const auto* by = frame->data.Get<DecodedBy>("decoded_by")) decoder_pid_ = by->pid;
-    return 0;
+    return {};
   }
 
  private:

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph_validation.hpp"
-#include "text_util.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 
@@ -49,7 +49,7 @@ bool ReadInt(const Json& value, int* out) {
     return true;
   }
   if (value.is_string()) {
-    const std::string text = detail::Trim(value.get<std::string>());
+    const std::string text = vstream::Trim(value.get<std::string>());
     if (text.empty()) return false;
     char* end = nullptr;
     const long v = std::strtol(text.c_str(), &end, 10);
@@ -61,7 +61,7 @@ bool ReadInt(const Json& value, int* out) {
 }
 
 bool ParseQueuePolicy(const std::string& text, QueuePolicy* out) {
-  const std::string v = detail::ToLower(detail::Trim(text));
+  const std::string v = vstream::ToLower(vstream::Trim(text));
   if (v == "block") *out = QueuePolicy::kBlock;
   else if (v == "drop_oldest") *out = QueuePolicy::kDropOldest;
   else if (v == "drop_newest") *out = QueuePolicy::kDropNewest;
@@ -76,7 +76,7 @@ bool ScalarText(const Json& value, std::string* out) {
   else if (value.is_boolean()) *out = value.get<bool>() ? "true" : "false";
   else if (value.is_number_integer()) *out = std::to_string(value.get<int64_t>());
   else if (value.is_number_unsigned()) *out = std::to_string(value.get<uint64_t>());
-  else if (value.is_number_float()) *out = detail::FormatNumber(value.get<double>());
+  else if (value.is_number_float()) *out = vstream::FormatNumber(value.get<double>());
   else return false;
   return true;
 }
@@ -95,7 +95,7 @@ std::string ParamText(const Json& value, bool* ok) {
       }
       items.push_back(std::move(one));
     }
-    return detail::Join(items, "\n");
+    return vstream::Join(items, "\n");
   }
   *ok = false;
   return {};
@@ -134,7 +134,7 @@ bool ParseJson(const std::string& text, const std::string& origin, Json* out, st
         pending_key = parsed.get<std::string>();
         has_pending_key = true;
         if (!keys.empty() && !keys.back().insert(pending_key).second) {
-          const std::string where = path.empty() ? "at the top level" : "in " + Quoted(detail::Join(path, "."));
+          const std::string where = path.empty() ? "at the top level" : "in " + Quoted(vstream::Join(path, "."));
           duplicates.push_back(origin + ": key " + Quoted(pending_key) + " appears twice " + where +
                                (path.empty() ? " (module names must be unique)" : ""));
         }
@@ -234,9 +234,9 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
     } else {
       std::vector<std::string> known(std::begin(kModuleKeys), std::end(kModuleKeys));
       std::string message = prefix + "unknown key " + Quoted(key);
-      const std::string guess = detail::ClosestMatch(key, known);
+      const std::string guess = vstream::ClosestMatch(key, known);
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
-      errors->push_back(message + "; module keys are: " + detail::Join(known, ", ") +
+      errors->push_back(message + "; module keys are: " + vstream::Join(known, ", ") +
                         " (module-specific settings go in custom_params)");
     }
   }
@@ -394,7 +394,7 @@ void ParseGraph(const std::string& text, const std::filesystem::path& base_dir, 
 
 Status Finish(ParseContext& context, GraphConfig* parsed, GraphConfig* out) {
   if (!context.errors.empty()) {
-    return {StatusCode::kInvalidConfig, "invalid pipeline config:\n  " + detail::Join(context.errors, "\n  ")};
+    return {StatusCode::kInvalidConfig, "invalid pipeline config:\n  " + vstream::Join(context.errors, "\n  ")};
   }
   *out = std::move(*parsed);
   return Status::Ok();
@@ -445,7 +445,7 @@ Status GraphConfig::Set(const std::string& assignment) {
     std::vector<std::string> names;
     for (const auto& m : modules) names.push_back(m.name);
     return {StatusCode::kInvalidArgument, "override '" + assignment + "': no module named '" + module_name +
-                                              "' (modules: " + detail::Join(names, ", ") + ")"};
+                                              "' (modules: " + vstream::Join(names, ", ") + ")"};
   }
   const std::string prefix = "override '" + assignment + "': ";
   if (key == "parallelism" || key == "max_input_queue_size") {
@@ -462,8 +462,8 @@ Status GraphConfig::Set(const std::string& assignment) {
     module->class_name = value;
   } else if (key == "next_modules") {
     module->next_modules.clear();
-    for (auto& item : detail::Split(value, ',')) {
-      std::string trimmed = detail::Trim(item);
+    for (auto& item : vstream::Split(value, ',')) {
+      std::string trimmed = vstream::Trim(item);
       if (!trimmed.empty()) module->next_modules.push_back(std::move(trimmed));
     }
   } else {
@@ -494,8 +494,8 @@ std::string GraphConfig::ToDot() const {
   std::ostringstream dot;
   dot << "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n";
   for (const auto& module : modules) {
-    const auto* entry = registry.Find(module.class_name);
-    const bool source = entry != nullptr && entry->IsSource(module.params);
+    const auto* entry = registry.Resolve(module.class_name, module.params);
+    const bool source = entry != nullptr && entry->is_source;
     dot << "  \"" << escape(module.name) << "\" [label=\"" << escape(module.name) << "\\n"
         << escape(std::string(ModuleRegistry::Canonical(module.class_name)));
     if (!source) dot << "\\nx" << module.parallelism << ", queue " << module.max_input_queue_size;

@@ -1,6 +1,6 @@
 #include "event_dispatcher.hpp"
 
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 
 namespace vstream {
 
@@ -63,11 +63,11 @@ void EventDispatcher::Log(const Event& event) {
   const std::string stream = event.stream_id.empty() ? "" : "stream '" + event.stream_id + "': ";
   switch (event.type) {
     case EventType::kStreamEos:
-      VS_LOG_DEBUG("{}{}end of stream", where, stream);
+      VSTREAM_LOG_DEBUG("{}{}end of stream", where, stream);
       break;
     case EventType::kStreamError:
     case EventType::kModuleError:
-      VS_LOG_WARN("{}{}{}", where, stream, event.message);
+      VSTREAM_LOG_WARN("{}{}{}", where, stream, event.message);
       break;
     case EventType::kFrameError: {
       uint64_t seen = 0;
@@ -78,15 +78,15 @@ void EventDispatcher::Log(const Event& event) {
       // The first few per module at warn level, the rest at debug: a module failing every frame
       // must not drown the log.
       if (seen <= 5) {
-        VS_LOG_WARN("{}{}frame {}: {}{}", where, stream, event.frame_index, event.message,
+        VSTREAM_LOG_WARN("{}{}frame {}: {}{}", where, stream, event.frame_index, event.message,
                     seen == 5 ? " (further frame errors of this module are logged at debug level)" : "");
       } else {
-        VS_LOG_DEBUG("{}{}frame {}: {}", where, stream, event.frame_index, event.message);
+        VSTREAM_LOG_DEBUG("{}{}frame {}: {}", where, stream, event.frame_index, event.message);
       }
       break;
     }
     case EventType::kFramesDropped:
-      VS_LOG_DEBUG("{}{}{} frame(s) dropped by the queue policy", where, stream, event.count);
+      VSTREAM_LOG_DEBUG("{}{}{} frame(s) dropped by the queue policy", where, stream, event.count);
       break;
   }
 }
@@ -109,9 +109,9 @@ void EventDispatcher::Run() {
     try {
       callback(event);
     } catch (const std::exception& e) {
-      VS_LOG_ERROR("the pipeline observer threw while handling a {} event: {}", EventTypeName(event.type), e.what());
+      VSTREAM_LOG_ERROR("the pipeline observer threw while handling a {} event: {}", EventTypeName(event.type), e.what());
     } catch (...) {
-      VS_LOG_ERROR("the pipeline observer threw a non-standard exception while handling a {} event",
+      VSTREAM_LOG_ERROR("the pipeline observer threw a non-standard exception while handling a {} event",
                    EventTypeName(event.type));
     }
   }

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "text_util.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream::detail {
 namespace {
@@ -72,15 +72,19 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
   for (auto& module : graph.modules) {
     const ModuleConfig& mc = *module.config;
     const std::string prefix = "module " + Quoted(mc.name) + ": ";
+    const ModuleRegistry::Entry* named = nullptr;
     if (mc.class_name.empty()) {
       errors.push_back(prefix + "'class_name' is missing (known classes: " + Join(registry.ClassNames(), ", ") + ")");
-    } else if ((module.entry = registry.Find(mc.class_name)) == nullptr) {
+    } else if ((named = registry.Find(mc.class_name)) == nullptr) {
       std::string message = prefix + "unknown class_name " + Quoted(mc.class_name);
       const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
+    } else if ((module.entry = registry.Resolve(mc.class_name, mc.params)) == nullptr) {
+      errors.push_back(prefix + "class_name " + Quoted(mc.class_name) + " names a choice of classes whose choice " +
+                       Quoted(named->choose(mc.params)) + " is not registered");
     } else {
-      module.is_source = module.entry->IsSource(mc.params);
+      module.is_source = module.entry->is_source;
       any_source |= module.is_source;
     }
     const bool is_source = module.is_source;
@@ -97,8 +101,8 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
                        ", got " + std::to_string(mc.max_input_queue_size));
     }
     if (Status s = ParseSkipCondition(mc.skip_if, &module.skip); !s) errors.push_back(prefix + s.message());
-    if (module.entry != nullptr) {
-      const ModuleDescription description = module.entry->describe();
+    if (named != nullptr) {  // the parameters of the class the config names (a choice's own)
+      const ModuleDescription description = named->describe();
       if (Status s = ModuleParams::Validate(mc.name, description.params, mc.params, mc.base_dir, &module.params); !s) {
         errors.push_back(s.message());
       }

@@ -17,7 +17,7 @@ namespace vstream::detail {
 struct ValidatedModule {
   const ModuleConfig* config = nullptr;
   const ModuleRegistry::Entry* entry = nullptr;
-  bool is_source = false;  // for this configuration (see ModuleRegistry::Entry::IsSource)
+  bool is_source = false;  // the resolved class is a source (ModuleRegistry::Resolve)
   ModuleParams params;
   SkipPredicate skip;
   std::vector<size_t> children;

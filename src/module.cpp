@@ -1,64 +1,49 @@
 #include "vstream/module.hpp"
 
-#include "module_node.hpp"
-#include "pipeline_impl.hpp"
+#include <exception>
+#include <functional>
 
 namespace vstream {
-namespace {
-thread_local std::string t_last_error;
-}  // namespace
 
-namespace detail {
-thread_local int t_current_worker = -1;  // set by ModuleNode::WorkerLoop
-}  // namespace detail
-
-int Module::CurrentWorker() { return detail::t_current_worker; }
-
-namespace detail {
-thread_local bool t_skipping = false;  // set by ModuleNode::Handle around Process
-}  // namespace detail
-
-bool Module::Skipping() { return detail::t_skipping; }
+size_t WorkerForStream(std::string_view stream_id, int parallelism) {
+  // The same hash as Frame's routing hash (std::hash of the stream id), so modules and the
+  // pipeline agree on which worker owns a stream.
+  return parallelism < 2 ? 0 : std::hash<std::string_view>{}(stream_id) % static_cast<size_t>(parallelism);
+}
 
 Module::Module(std::string name) : name_(std::move(name)) {}
 Module::~Module() = default;
 
-const std::string& Module::LastError() { return t_last_error; }
-void Module::ClearLastError() { t_last_error.clear(); }
-
-bool Module::Fail(std::string message) {
-  t_last_error = std::move(message);
-  return false;
+Status Module::ProcessSkipped(FramePtr frame) {
+  if (!Transmit(std::move(frame)) && !PipelineStopping()) {
+    return Fail("a skipped frame could not be passed on");
+  }
+  return Status::Ok();
 }
 
-bool Module::Transmit(FramePtr frame) { return node_ != nullptr && node_->Transmit(std::move(frame)); }
+bool Module::Transmit(FramePtr frame) { return context_ != nullptr && context_->Transmit(std::move(frame)); }
 
-bool Module::PipelineStopping() const {
-  return node_ == nullptr || node_->pipeline->state.load() != detail::PipelineImpl::State::kRunning;
-}
+bool Module::PipelineStopping() const { return context_ == nullptr || context_->Stopping(); }
 
 void Module::ReportStreamError(const std::string& stream_id, const std::string& message) {
-  if (node_ == nullptr) return;
-  node_->pipeline->RecordStreamError(stream_id, message);
-  node_->pipeline->PostEvent(EventType::kStreamError, name_, stream_id, message);
+  if (context_ != nullptr) context_->ReportStreamError(stream_id, message);
 }
 
 void Module::ReportFrameError(const FramePtr& frame, const std::string& message) {
-  if (node_ == nullptr || frame == nullptr) return;
-  node_->CountError();
-  node_->pipeline->PostEvent(EventType::kFrameError, name_, frame->stream_id, message, frame->frame_index);
+  if (context_ != nullptr && frame != nullptr) context_->ReportFrameError(*frame, message);
 }
 
 void Module::ReportModuleError(const std::string& message) {
-  if (node_ == nullptr) return;
-  node_->pipeline->PostEvent(EventType::kModuleError, name_, {}, message);
+  if (context_ != nullptr) context_->ReportModuleError(message);
 }
 
 // ----------------------------------------------------------------------------------------------
 
-int SourceModule::Process(FramePtr /*frame*/) { return Fail("a source module has no inputs"), -1; }
+Status SourceModule::Process(FramePtr /*frame*/) {
+  return Fail("module '" + name() + "' is a source: it has no inputs", StatusCode::kFailedState);
+}
 
-Status SourceModule::AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options) {
+Status SourceModule::Register(const std::string& stream_id) {
   if (stream_id.empty()) return {StatusCode::kInvalidArgument, "a stream id must not be empty"};
   {
     std::lock_guard<std::mutex> lock(streams_mutex_);
@@ -67,26 +52,33 @@ Status SourceModule::AddSource(const std::string& stream_id, const std::string& 
                                                 "' is already in use; choose another id or remove that stream first"};
     }
   }
-  auto forget = [&] {
-    std::lock_guard<std::mutex> lock(streams_mutex_);
-    streams_.erase(stream_id);
-  };
-  if (node_ != nullptr) {
-    if (Status s = node_->pipeline->RegisterStream(stream_id, node_); !s) {
-      forget();
+  if (context() != nullptr) {
+    if (Status s = context()->StartStream(stream_id); !s) {
+      std::lock_guard<std::mutex> lock(streams_mutex_);
+      streams_.erase(stream_id);
       return s;
     }
   }
+  return Status::Ok();
+}
+
+void SourceModule::Forget(const std::string& stream_id) {
+  if (context() != nullptr) context()->CancelStream(stream_id);
+  std::lock_guard<std::mutex> lock(streams_mutex_);
+  streams_.erase(stream_id);
+}
+
+Status SourceModule::StartStream(const std::string& stream_id) { return Register(stream_id); }
+
+Status SourceModule::AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options) {
+  if (Status s = Register(stream_id); !s) return s;
   Status status;
   try {
     status = OnAddSource(stream_id, uri, options);
   } catch (const std::exception& e) {
     status = Status(StatusCode::kRuntimeError, std::string("OnAddSource threw: ") + e.what());
   }
-  if (!status) {
-    if (node_ != nullptr) node_->pipeline->UnregisterStream(stream_id);
-    forget();
-  }
+  if (!status) Forget(stream_id);
   return status;
 }
 
@@ -114,7 +106,7 @@ bool SourceModule::HasStream(const std::string& stream_id) const {
 
 void SourceModule::SetExpectingStreams(bool expecting) {
   expecting_streams_.store(expecting, std::memory_order_release);
-  if (node_ != nullptr) node_->pipeline->NotifyStreamsChanged();
+  if (context() != nullptr) context()->ExpectingStreamsChanged();
 }
 
 bool SourceModule::EndStream(const std::string& stream_id, int64_t next_index, const std::string& error) {

@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "frame_access.hpp"
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "pipeline_impl.hpp"
 #include "vstream/registry.hpp"
 
@@ -22,6 +22,7 @@ ModuleNode::ModuleNode(PipelineImpl* pipeline_in, std::unique_ptr<Module> module
 ModuleNode::~ModuleNode() {
   CloseQueues(true);
   JoinWorkers();
+  module->Bind(nullptr);  // what the module does while it is destroyed reaches no half-gone node
 }
 
 void ModuleNode::CreateQueues() {
@@ -124,10 +125,29 @@ bool ModuleNode::Transmit(FramePtr frame) {
   return Forward(std::move(frame));
 }
 
-extern thread_local int t_current_worker;
+bool ModuleNode::Stopping() const { return pipeline->state.load() != PipelineImpl::State::kRunning; }
+
+void ModuleNode::ReportStreamError(const std::string& stream_id, const std::string& message) {
+  pipeline->RecordStreamError(stream_id, message);
+  pipeline->PostEvent(EventType::kStreamError, config.name, stream_id, message);
+}
+
+void ModuleNode::ReportFrameError(const Frame& frame, const std::string& message) {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  pipeline->PostEvent(EventType::kFrameError, config.name, frame.stream_id, message, frame.frame_index);
+}
+
+void ModuleNode::ReportModuleError(const std::string& message) {
+  pipeline->PostEvent(EventType::kModuleError, config.name, {}, message);
+}
+
+Status ModuleNode::StartStream(const std::string& stream_id) { return pipeline->RegisterStream(stream_id, this); }
+
+void ModuleNode::CancelStream(const std::string& stream_id) { pipeline->UnregisterStream(stream_id); }
+
+void ModuleNode::ExpectingStreamsChanged() { pipeline->NotifyStreamsChanged(); }
 
 void ModuleNode::WorkerLoop(size_t worker) {
-  t_current_worker = static_cast<int>(worker);
   FramePtr frame;
   while (queues_[worker]->Pop(&frame)) {
     if (pipeline->aborting()) {
@@ -138,14 +158,23 @@ void ModuleNode::WorkerLoop(size_t worker) {
   }
 }
 
-extern thread_local bool t_skipping;
+Status ModuleNode::Run(const FramePtr& frame, bool skipped) {
+  try {
+    return skipped ? module->ProcessSkipped(frame) : module->Process(frame);
+  } catch (const std::exception& e) {
+    return {StatusCode::kRuntimeError, std::string("Process threw: ") + e.what()};
+  } catch (...) {
+    return {StatusCode::kRuntimeError, "Process threw a non-standard exception"};
+  }
+}
 
 void ModuleNode::Handle(FramePtr frame) {
   const bool eos = frame->IsEos();
   const bool skip = !eos && skip_ && skip_(*frame);
+  const bool forwards_itself = module->forwarding() == Module::Forwarding::kByModule;
   if (skip) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
-    if (!module->ReceivesSkippedFrames()) {
+    if (!forwards_itself) {
       Forward(std::move(frame));
       return;
     }
@@ -154,33 +183,18 @@ void ModuleNode::Handle(FramePtr frame) {
   }
   const bool profiling = pipeline->profiling && !skip;
   const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  int result = 0;
-  std::string exception_message;
-  t_skipping = skip;
-  try {
-    result = module->Process(frame);
-  } catch (const std::exception& e) {
-    result = -1;
-    exception_message = std::string("Process threw: ") + e.what();
-  } catch (...) {
-    result = -1;
-    exception_message = "Process threw a non-standard exception";
-  }
-  t_skipping = false;
+  Status result = Run(frame, skip);
   if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
 
-  if (result == 0) {
-    Forward(std::move(frame));
+  if (result.ok()) {
+    if (!forwards_itself) Forward(std::move(frame));
     return;
   }
-  if (result > 0) return;  // the module forwards it later with Transmit
-
   errors_.fetch_add(1, std::memory_order_relaxed);
-  std::string message = !exception_message.empty() ? exception_message : Module::LastError();
-  Module::ClearLastError();
-  if (message.empty()) message = "Process returned " + std::to_string(result);
+  std::string message = result.message().empty() ? "Process failed without a message" : result.message();
   if (eos) {
-    // An end of stream must reach every module: report the failure and forward it anyway.
+    // An end of stream must reach every module: report the failure and forward it anyway (a module
+    // that forwards frames itself did not take a frame it returned an error for).
     pipeline->PostEvent(EventType::kModuleError, config.name, frame->stream_id,
                         "failed while handling the end of stream: " + message);
     Forward(std::move(frame));

@@ -6,6 +6,10 @@
 // A node with several parents counts each frame's arrivals and enqueues it once, when the last
 // parent delivered it; counting and enqueueing happen under one lock per worker so frames of a
 // stream keep their order even when different parents complete them.
+//
+// The node is also its module's ModuleContext: everything the module asks of the pipeline
+// (Transmit, events, stream registration for sources) comes here, through the pointer the module
+// was bound to, and nowhere else.
 #pragma once
 
 #include <atomic>
@@ -26,18 +30,26 @@ namespace vstream::detail {
 
 class PipelineImpl;
 
-class ModuleNode {
+class ModuleNode final : public ModuleContext {
  public:
   ModuleNode(PipelineImpl* pipeline, std::unique_ptr<Module> module, ModuleConfig config, bool is_source,
              ModuleParams params, SkipPredicate skip);
-  ~ModuleNode();
+  ~ModuleNode() override;
 
   /// Called with a frame this node is to process. False when the pipeline is aborting or closed.
   bool Deliver(FramePtr frame);
   /// This node is done with `frame`: hand it to the children (or finish it at a leaf).
   bool Forward(FramePtr frame);
-  /// Module::Transmit lands here.
-  bool Transmit(FramePtr frame);
+  // ModuleContext ---------------------------------------------------------------------------
+  int parallelism() const override { return is_source ? 0 : config.parallelism; }
+  bool Transmit(FramePtr frame) override;
+  bool Stopping() const override;
+  void ReportStreamError(const std::string& stream_id, const std::string& message) override;
+  void ReportFrameError(const Frame& frame, const std::string& message) override;
+  void ReportModuleError(const std::string& message) override;
+  Status StartStream(const std::string& stream_id) override;
+  void CancelStream(const std::string& stream_id) override;
+  void ExpectingStreamsChanged() override;
 
   void CreateQueues();
   void StartWorkers();
@@ -46,7 +58,6 @@ class ModuleNode {
   void JoinWorkers();
 
   ModuleStats Stats(double uptime_s) const;
-  void CountError() { errors_.fetch_add(1, std::memory_order_relaxed); }
 
   PipelineImpl* const pipeline;
   const std::unique_ptr<Module> module;
@@ -62,6 +73,8 @@ class ModuleNode {
  private:
   void WorkerLoop(size_t worker);
   void Handle(FramePtr frame);
+  /// Process (or ProcessSkipped), with exceptions turned into an error Status.
+  Status Run(const FramePtr& frame, bool skipped);
   bool Enqueue(size_t worker, FramePtr frame);
   void CountDrop(const FramePtr& frame);
 

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
-#include <stdexcept>
 
-#include "text_util.hpp"
+#include "vstream/log.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 
@@ -33,7 +33,7 @@ ParamSpec ParamSpec::Int(std::string name, int64_t default_value, std::string de
   return {std::move(name), ParamType::kInt, std::to_string(default_value), false, std::move(description)};
 }
 ParamSpec ParamSpec::Double(std::string name, double default_value, std::string description) {
-  return {std::move(name), ParamType::kDouble, detail::FormatNumber(default_value), false, std::move(description)};
+  return {std::move(name), ParamType::kDouble, vstream::FormatNumber(default_value), false, std::move(description)};
 }
 ParamSpec ParamSpec::Bool(std::string name, bool default_value, std::string description) {
   return {std::move(name), ParamType::kBool, default_value ? "true" : "false", false, std::move(description)};
@@ -52,7 +52,7 @@ ParamSpec ParamSpec::List(std::string name, std::string default_value, std::stri
 }
 
 std::optional<bool> ParseBool(const std::string& text) {
-  const std::string v = detail::ToLower(detail::Trim(text));
+  const std::string v = vstream::ToLower(vstream::Trim(text));
   if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "0" || v == "no" || v == "off") return false;
   return std::nullopt;
@@ -61,7 +61,7 @@ std::optional<bool> ParseBool(const std::string& text) {
 namespace {
 
 std::optional<int64_t> ParseInt(const std::string& text) {
-  const std::string v = detail::Trim(text);
+  const std::string v = vstream::Trim(text);
   if (v.empty()) return std::nullopt;
   errno = 0;
   char* end = nullptr;
@@ -79,7 +79,7 @@ std::optional<int64_t> ParseInt(const std::string& text) {
 }
 
 std::optional<double> ParseDouble(const std::string& text) {
-  const std::string v = detail::Trim(text);
+  const std::string v = vstream::Trim(text);
   if (v.empty()) return std::nullopt;
   char* end = nullptr;
   const double value = std::strtod(v.c_str(), &end);
@@ -91,10 +91,10 @@ std::string RangeText(const ParamSpec& spec) {
   const bool has_min = std::isfinite(spec.min);
   const bool has_max = std::isfinite(spec.max);
   if (has_min && has_max) {
-    return "between " + detail::FormatNumber(spec.min) + " and " + detail::FormatNumber(spec.max);
+    return "between " + vstream::FormatNumber(spec.min) + " and " + vstream::FormatNumber(spec.max);
   }
-  if (has_min) return "at least " + detail::FormatNumber(spec.min);
-  return "at most " + detail::FormatNumber(spec.max);
+  if (has_min) return "at least " + vstream::FormatNumber(spec.min);
+  return "at most " + vstream::FormatNumber(spec.max);
 }
 
 bool IsUri(const std::string& value) { return value.find("://") != std::string::npos; }
@@ -120,7 +120,7 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
       auto v = ParseDouble(value);
       if (!v) return fail("a number");
       if (*v < spec.min || *v > spec.max) return fail(RangeText(spec));
-      return detail::FormatNumber(*v);
+      return vstream::FormatNumber(*v);
     }
     case ParamType::kBool: {
       auto v = ParseBool(value);
@@ -128,14 +128,14 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
       return *v ? "true" : "false";
     }
     case ParamType::kEnum: {
-      const std::string lower = detail::ToLower(detail::Trim(value));
+      const std::string lower = vstream::ToLower(vstream::Trim(value));
       for (const auto& choice : spec.choices) {
-        if (detail::ToLower(choice) == lower) return choice;
+        if (vstream::ToLower(choice) == lower) return choice;
       }
-      return fail("one of: " + detail::Join(spec.choices, ", "));
+      return fail("one of: " + vstream::Join(spec.choices, ", "));
     }
     case ParamType::kPath: {
-      std::string v = detail::Trim(value);
+      std::string v = vstream::Trim(value);
       if (v.empty() || IsUri(v)) return v;
       // "~/" is the home folder; ${NAME} an environment variable.
       if (v.rfind("~/", 0) == 0) {
@@ -178,16 +178,18 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     (void)value;
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
     std::string message = prefix + "unknown parameter '" + key + "'";
-    const std::string guess = detail::ClosestMatch(key, names);
+    const std::string guess = vstream::ClosestMatch(key, names);
     if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
     message += names.empty() ? "; this module takes no custom_params"
-                             : "; known parameters: " + detail::Join(names, ", ");
+                             : "; known parameters: " + vstream::Join(names, ", ");
     errors.push_back(std::move(message));
   }
 
   ModuleParams params;
+  params.module_ = module;
   params.base_dir_ = base_dir;
   for (const auto& spec : specs) {
+    params.declared_[spec.name] = spec.type;
     auto it = raw.find(spec.name);
     if (it == raw.end()) {
       if (spec.required) {
@@ -209,51 +211,128 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     params.values_[spec.name] = std::move(normalized);
   }
 
-  if (!errors.empty()) return {StatusCode::kInvalidConfig, detail::Join(errors, "\n")};
+  if (!errors.empty()) return {StatusCode::kInvalidConfig, vstream::Join(errors, "\n")};
   if (out != nullptr) *out = std::move(params);
   return Status::Ok();
 }
 
 bool ModuleParams::Has(const std::string& key) const { return values_.count(key) != 0; }
 
-const std::string& ModuleParams::Raw(const std::string& key) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) {
-    throw std::out_of_range("vstream::ModuleParams: parameter '" + key +
-                            "' was not declared by the module or has no value (check Has() first)");
-  }
-  return it->second;
+bool ModuleParams::ReportedProblems::First(const std::string& problem) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return seen_.insert(problem).second;
 }
 
-std::string ModuleParams::GetString(const std::string& key) const { return Raw(key); }
+namespace {
+// What each getter reads, for messages: the ParamSpec that declares such a value, the value it
+// returns when it has none.
+struct GetterInfo {
+  std::string_view getter;
+  std::string_view spec;
+  std::string_view empty;
+};
+
+GetterInfo InfoOf(std::string_view getter) {
+  static const GetterInfo kGetters[] = {
+      {"GetString", "ParamSpec::String (or Enum)", "\"\""}, {"GetInt", "ParamSpec::Int", "0"},
+      {"GetDouble", "ParamSpec::Double", "0"},               {"GetBool", "ParamSpec::Bool", "false"},
+      {"GetPath", "ParamSpec::Path", "an empty path"},        {"GetList", "ParamSpec::List", "an empty list"},
+  };
+  for (const auto& info : kGetters) {
+    if (info.getter == getter) return info;
+  }
+  return {getter, "ParamSpec", "an empty value"};
+}
+}  // namespace
+
+void ModuleParams::Report(const std::string& key, std::string_view problem, const std::string& message) const {
+  if (!reported_.First(key + '\n' + std::string(problem))) return;
+  const std::string where = module_.empty() ? "vstream::ModuleParams" : "module '" + module_ + "'";
+  VSTREAM_LOG_ERROR("{}: {}", where, message);
+}
+
+const std::string* ModuleParams::Find(const std::string& key, std::string_view getter) const {
+  if (auto it = values_.find(key); it != values_.end()) return &it->second;
+  const GetterInfo info = InfoOf(getter);
+  const std::string call = std::string(getter) + "(\"" + key + "\")";
+  if (declared_.count(key) == 0) {
+    Report(key, "undeclared",
+           call + ": parameter '" + key + "' is not declared; declare it in the module's Describe() (" +
+               std::string(info.spec) + "(\"" + key + "\", ...)); returning " + std::string(info.empty));
+  } else {
+    Report(key, "unset",
+           call + ": parameter '" + key + "' has no value (no default, and the config does not set it); check Has(\"" +
+               key + "\") before reading it, or give it a default in the module's Describe(); returning " +
+               std::string(info.empty));
+  }
+  return nullptr;
+}
+
+void ModuleParams::ReportWrongType(const std::string& key, const std::string& text, std::string_view getter) const {
+  const GetterInfo info = InfoOf(getter);
+  std::string declared_as;
+  if (auto it = declared_.find(key); it != declared_.end()) {
+    declared_as = " (declared as " + std::string(ParamTypeName(it->second)) + ")";
+  }
+  Report(key, getter,
+         std::string(getter) + "(\"" + key + "\"): parameter '" + key + "' is '" + text + "'" + declared_as +
+             ", which " + std::string(getter) + " cannot read; declare it as " + std::string(info.spec) +
+             " in the module's Describe(), or read it with the getter of its type; returning " +
+             std::string(info.empty));
+}
+
+std::string ModuleParams::GetString(const std::string& key) const {
+  const std::string* text = Find(key, "GetString");
+  return text != nullptr ? *text : std::string();
+}
 
 int64_t ModuleParams::GetInt(const std::string& key) const {
-  auto v = ParseInt(Raw(key));
-  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a whole number");
+  const std::string* text = Find(key, "GetInt");
+  if (text == nullptr) return 0;
+  auto v = ParseInt(*text);
+  if (!v) {
+    ReportWrongType(key, *text, "GetInt");
+    return 0;
+  }
   return *v;
 }
 
 double ModuleParams::GetDouble(const std::string& key) const {
-  auto v = ParseDouble(Raw(key));
-  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a number");
+  const std::string* text = Find(key, "GetDouble");
+  if (text == nullptr) return 0.0;
+  auto v = ParseDouble(*text);
+  if (!v) {
+    ReportWrongType(key, *text, "GetDouble");
+    return 0.0;
+  }
   return *v;
 }
 
 bool ModuleParams::GetBool(const std::string& key) const {
-  auto v = ParseBool(Raw(key));
-  if (!v) throw std::out_of_range("vstream::ModuleParams: parameter '" + key + "' is not a boolean");
+  const std::string* text = Find(key, "GetBool");
+  if (text == nullptr) return false;
+  auto v = ParseBool(*text);
+  if (!v) {
+    ReportWrongType(key, *text, "GetBool");
+    return false;
+  }
   return *v;
 }
 
-std::filesystem::path ModuleParams::GetPath(const std::string& key) const { return Raw(key); }
+std::filesystem::path ModuleParams::GetPath(const std::string& key) const {
+  const std::string* text = Find(key, "GetPath");
+  return text != nullptr ? std::filesystem::path(*text) : std::filesystem::path();
+}
 
 std::vector<std::string> ModuleParams::GetList(const std::string& key) const {
-  const std::string& raw = Raw(key);
+  const std::string* text = Find(key, "GetList");
+  if (text == nullptr) return {};
+  const std::string& raw = *text;
   // Arrays arrive joined by '\n'; a plain string is a comma-separated list.
   const char separator = raw.find('\n') != std::string::npos ? '\n' : ',';
   std::vector<std::string> items;
-  for (auto& item : detail::Split(raw, separator)) {
-    std::string trimmed = detail::Trim(item);
+  for (auto& item : vstream::Split(raw, separator)) {
+    std::string trimmed = vstream::Trim(item);
     if (!trimmed.empty()) items.push_back(std::move(trimmed));
   }
   return items;

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "graph_validation.hpp"
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "pipeline_impl.hpp"
-#include "text_util.hpp"
+#include "vstream/text.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
@@ -165,7 +165,7 @@ Pipeline::~Pipeline() {
     (void)impl_.release();
     return;
   }
-  Stop(StopMode::kAbort);
+  if (Status stopped = Stop(StopMode::kAbort); !stopped) VSTREAM_LOG_WARN("{}", stopped.message());
   impl_->nodes.clear();  // modules (and their threads) go before the state they report to
 }
 
@@ -206,7 +206,7 @@ Status Pipeline::Build(const GraphConfig& config) {
   impl_->config = std::move(copy);
   impl_->profiling = impl_->config.profiler.enable_profiling;
   if (impl_->config.profiler.enable_tracing) {
-    VS_LOG_WARN("profiler_config.enable_tracing is not supported yet and is ignored; per-module and per-stream "
+    VSTREAM_LOG_WARN("profiler_config.enable_tracing is not supported yet and is ignored; per-module and per-stream "
                 "statistics (Pipeline::GetStats) are collected while enable_profiling is true");
   }
 
@@ -249,10 +249,7 @@ Status Pipeline::Build(const GraphConfig& config) {
       for (ModuleNode* parent : node->parents) source->join_expected[static_cast<size_t>(node->join_slot)] += seen.count(parent);
     }
   }
-  for (auto& node : impl_->nodes) {
-    node->module->node_ = node.get();
-    node->module->parallelism_ = node->is_source ? 0 : node->config.parallelism;
-  }
+  for (auto& node : impl_->nodes) node->module->Bind(node.get());
   impl_->state = PipelineImpl::State::kBuilt;
   return Status::Ok();
 }
@@ -304,18 +301,14 @@ Status Pipeline::Start() {
                                                  ") failed to open: " + why);
   };
   auto open = [&](ModuleNode* node) -> std::string {
-    Module::ClearLastError();
-    bool ok = false;
-    std::string why;
+    Status opened_status;
     try {
-      ok = node->module->Open(node->params);
+      opened_status = node->module->Open(node->params);
     } catch (const std::exception& e) {
-      why = std::string("Open threw: ") + e.what();
+      return std::string("Open threw: ") + e.what();
     }
-    if (ok) return {};
-    if (why.empty()) why = Module::LastError().empty() ? "Open returned false without a reason" : Module::LastError();
-    Module::ClearLastError();
-    return why;
+    if (opened_status) return {};
+    return opened_status.message().empty() ? "Open failed without a message" : opened_status.message();
   };
   impl_->state = PipelineImpl::State::kRunning;
   for (auto it = impl_->nodes.rbegin(); it != impl_->nodes.rend(); ++it) {
@@ -332,7 +325,7 @@ Status Pipeline::Start() {
     }
     opened.push_back(node);
   }
-  VS_LOG_DEBUG("pipeline '{}' started with {} modules", impl_->name, impl_->nodes.size());
+  VSTREAM_LOG_DEBUG("pipeline '{}' started with {} modules", impl_->name, impl_->nodes.size());
   return Status::Ok();
 }
 
@@ -411,7 +404,7 @@ Status Pipeline::Stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
   impl_->streams_changed.notify_all();
   impl_->events.Stop();
   impl_->state = PipelineImpl::State::kStopped;
-  VS_LOG_DEBUG("pipeline '{}' stopped", impl_->name);
+  VSTREAM_LOG_DEBUG("pipeline '{}' stopped", impl_->name);
   return result;
 }
 
@@ -427,7 +420,7 @@ Status Pipeline::AddSource(const std::string& stream_id, const std::string& uri,
       std::vector<std::string> names;
       for (ModuleNode* s : impl_->sources) names.push_back(s->config.name);
       return {StatusCode::kInvalidArgument, "pipeline '" + impl_->name + "' has " + std::to_string(names.size()) +
-                                                " source modules (" + detail::Join(names, ", ") +
+                                                " source modules (" + vstream::Join(names, ", ") +
                                                 "); name the one to add '" + stream_id + "' to"};
     }
     target = impl_->sources.front();

@@ -1,7 +1,5 @@
 #include "vstream/registry.hpp"
 
-#include <algorithm>
-
 namespace vstream {
 
 ModuleRegistry& ModuleRegistry::Instance() {
@@ -9,44 +7,29 @@ ModuleRegistry& ModuleRegistry::Instance() {
   return registry;
 }
 
-std::string_view ModuleRegistry::Canonical(std::string_view class_name) {
-  for (std::string_view prefix : {"vstream::", "cnstream::"}) {
-    if (class_name.substr(0, prefix.size()) == prefix) return class_name.substr(prefix.size());
-  }
-  return class_name;
-}
-
 bool ModuleRegistry::Register(Entry entry) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& existing : entries_) {
-    if (existing->class_name == entry.class_name) return false;
-  }
-  entries_.push_back(std::make_unique<Entry>(std::move(entry)));
-  return true;
+  std::string name = entry.class_name;
+  return entries_.Register(name, std::make_shared<const Entry>(std::move(entry)));
 }
 
 const ModuleRegistry::Entry* ModuleRegistry::Find(std::string_view class_name) const {
-  const std::string_view name = Canonical(class_name);
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& entry : entries_) {
-    if (entry->class_name == name) return entry.get();
-  }
-  return nullptr;
+  auto found = entries_.Find(class_name);
+  return found ? found->get() : nullptr;  // the registry keeps every entry: the pointer stays valid
+}
+
+const ModuleRegistry::Entry* ModuleRegistry::Resolve(std::string_view class_name,
+                                                     const std::map<std::string, std::string>& params) const {
+  const Entry* entry = Find(class_name);
+  // A choice names a concrete class (never another choice: that would be a registration bug).
+  if (entry != nullptr && entry->choose) entry = Find(entry->choose(params));
+  return entry != nullptr && entry->choose ? nullptr : entry;
 }
 
 std::unique_ptr<Module> ModuleRegistry::Create(std::string_view class_name, const std::string& name) const {
   const Entry* entry = Find(class_name);
-  return entry == nullptr ? nullptr : entry->factory(name);
+  return entry == nullptr || !entry->factory ? nullptr : entry->factory(name);
 }
 
-std::vector<std::string> ModuleRegistry::ClassNames() const {
-  std::vector<std::string> names;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& entry : entries_) names.push_back(entry->class_name);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> ModuleRegistry::ClassNames() const { return entries_.Names(); }
 
 }  // namespace vstream

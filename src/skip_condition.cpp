@@ -1,19 +1,16 @@
 #include "vstream/skip_condition.hpp"
 
 #include <cctype>
-#include <map>
-#include <mutex>
+#include <optional>
 
-#include "text_util.hpp"
+
+#include "vstream/named_registry.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 namespace {
-std::mutex& RegistryMutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-std::map<std::string, SkipPredicate>& Registered() {
-  static std::map<std::string, SkipPredicate> conditions;  // guarded by RegistryMutex()
+NamedRegistry<SkipPredicate>& Registered() {
+  static NamedRegistry<SkipPredicate> conditions("skip condition");
   return conditions;
 }
 
@@ -28,12 +25,11 @@ bool RegisterSkipCondition(const std::string& name, SkipPredicate predicate) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   }
   if (name == "no_objects" || name == "every_nth" || name == "except_every_nth") return false;
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  return Registered().emplace(name, std::move(predicate)).second;
+  return Registered().Register(name, std::move(predicate));
 }
 
 Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
-  const std::string spec = detail::Trim(spec_in);
+  const std::string spec = vstream::Trim(spec_in);
   *out = nullptr;
   if (spec.empty()) return Status::Ok();
   if (spec == "no_objects") {
@@ -43,7 +39,7 @@ Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
   const size_t colon = spec.find(':');
   if (colon != std::string::npos) {
     const std::string kind = spec.substr(0, colon);
-    const std::string arg = detail::Trim(spec.substr(colon + 1));
+    const std::string arg = vstream::Trim(spec.substr(colon + 1));
     char* end = nullptr;
     const long long n = std::strtoll(arg.c_str(), &end, 10);
     const bool valid_n = !arg.empty() && end == arg.c_str() + arg.size() && n >= 1;
@@ -59,12 +55,14 @@ Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
       return Status::Ok();
     }
   }
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  auto it = Registered().find(spec);
-  if (it == Registered().end()) {
-    return {StatusCode::kInvalidConfig, "skip_if '" + spec + "' is not a known condition: " + kForms};
+  std::optional<SkipPredicate> found = Registered().Find(spec);
+  if (!found) {
+    std::string message = "skip_if '" + spec + "' is not a known condition: " + kForms;
+    const std::vector<std::string> names = Registered().Names();
+    if (!names.empty()) message += " (registered: " + Join(names, ", ") + ")";
+    return {StatusCode::kInvalidConfig, std::move(message)};
   }
-  *out = it->second;
+  *out = std::move(*found);
   return Status::Ok();
 }
 

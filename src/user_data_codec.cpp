@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "vstream/named_registry.hpp"
+
 namespace vstream {
 namespace {
 
@@ -35,23 +37,23 @@ bool DecodeVector(std::string_view bytes, std::vector<T>* values) {
   return true;
 }
 
+/// Codecs by name (the registry every named thing uses) and by type. A type has one codec: a new
+/// codec for it replaces the old one, name included, so both indexes change under one lock.
 struct Registry {
-  std::mutex mutex;
+  std::mutex mutex;  // serializes changes, which touch both indexes
+  NamedRegistry<std::shared_ptr<const UserDataCodec>> by_name{"user-data codec"};
   std::map<std::type_index, std::shared_ptr<const UserDataCodec>> by_type;  // guarded by mutex
-  std::map<std::string, std::shared_ptr<const UserDataCodec>> by_name;      // guarded by mutex
 };
 
 bool Insert(Registry& registry, UserDataCodec codec) {
   if (codec.name.empty() || !codec.encode || !codec.decode) return false;
   auto shared = std::make_shared<const UserDataCodec>(std::move(codec));
   std::lock_guard<std::mutex> lock(registry.mutex);
-  auto named = registry.by_name.find(shared->name);
-  if (named != registry.by_name.end() && named->second->type != shared->type) return false;
+  if (auto named = registry.by_name.Find(shared->name); named && (*named)->type != shared->type) return false;
   auto typed = registry.by_type.find(shared->type);
-  if (typed != registry.by_type.end() && typed->second->name != shared->name) registry.by_name.erase(typed->second->name);
+  if (typed != registry.by_type.end() && typed->second->name != shared->name) registry.by_name.Remove(typed->second->name);
   registry.by_type[shared->type] = shared;
-  registry.by_name[shared->name] = shared;
-  return true;
+  return registry.by_name.Set(shared->name, shared);
 }
 
 template <typename T>
@@ -93,10 +95,7 @@ std::shared_ptr<const UserDataCodec> FindUserDataCodec(std::type_index type) {
 }
 
 std::shared_ptr<const UserDataCodec> FindUserDataCodec(const std::string& name) {
-  Registry& registry = TheRegistry();
-  std::lock_guard<std::mutex> lock(registry.mutex);
-  auto it = registry.by_name.find(name);
-  return it == registry.by_name.end() ? nullptr : it->second;
+  return TheRegistry().by_name.Find(name).value_or(nullptr);
 }
 
 }  // namespace vstream

@@ -68,7 +68,7 @@ size_t VideoFrame::PackedSize(int width, int height, PixelFormat format) {
 
 VideoFrame VideoFrame::Allocate(int width, int height, PixelFormat format) {
   VideoFrame out;
-  Wrap(Buffer::Allocate(PackedSize(width, height, format)), width, height, format, {0, 0}, {0, 0}, &out);
+  if (!Wrap(Buffer::Allocate(PackedSize(width, height, format)), width, height, format, {0, 0}, {0, 0}, &out)) return {};
   return out;
 }
 

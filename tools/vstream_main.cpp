@@ -6,8 +6,10 @@
 //   vstream check CONFIG [--set module.key=value]...
 //   vstream inspect [CLASS] [--markdown] | --markdown-dir DIR
 //   vstream graph CONFIG
+//   vstream --version
+// run, check, inspect and graph take --plugin LIB.so (repeatable) and load VSTREAM_PLUGIN_PATH first.
 //
-// Exit codes: 0 success, 1 runtime error, 2 invalid config, 64 wrong usage.
+// Exit codes: 0 success, 1 runtime error, 2 invalid config or plugin, 64 wrong usage.
 #include <pthread.h>
 #include <signal.h>
 
@@ -26,6 +28,8 @@
 #include <vector>
 
 #include "supervisor.hpp"
+#include "vstream/plugin.hpp"
+#include "vstream/version.hpp"
 #include "vstream/vstream.hpp"
 
 namespace {
@@ -38,20 +42,26 @@ constexpr int kExitUsage = 64;
 const char* kUsage =
     "usage:\n"
     "  vstream run CONFIG [--set MODULE.KEY=VALUE]... [--input [ID=]URI]... [--stats-interval SECONDS]\n"
-    "              [--stats-json FILE] [--log-level LEVEL]\n"
+    "              [--stats-json FILE] [--log-level LEVEL] [--plugin LIB.so]...\n"
     "      Runs the pipeline until every stream has ended (Ctrl-C: stop gracefully; twice: abort).\n"
     "  vstream run CONFIG CONFIG... [--set MODULE.KEY=VALUE]... [--restart N] [--stats-interval SECONDS]\n"
+    "              [--plugin LIB.so]...\n"
     "      Runs each config in a process of its own and supervises them (Ctrl-C stops all; a stage\n"
     "      that dies is reported, and restarted up to N times with --restart).\n"
-    "  vstream check CONFIG [--set MODULE.KEY=VALUE]...\n"
+    "  vstream check CONFIG [--set MODULE.KEY=VALUE]... [--plugin LIB.so]...\n"
     "      Validates the config without running it.\n"
-    "  vstream inspect [CLASS] [--markdown]\n"
-    "      Lists the module classes, or the parameters of one (as Markdown with --markdown).\n"
+    "  vstream inspect [CLASS] [--markdown] [--plugin LIB.so]...\n"
+    "      Lists the module classes (and the plugin each plugin class comes from), or the parameters\n"
+    "      of one (as Markdown with --markdown).\n"
     "  vstream inspect --markdown-dir DIR\n"
     "      Writes DIR/<class>.md, the module reference, for every class.\n"
-    "  vstream graph CONFIG\n"
+    "  vstream graph CONFIG [--plugin LIB.so]...\n"
     "      Prints the pipeline as a Graphviz DOT graph.\n"
-    "exit codes: 0 success, 1 runtime error, 2 invalid config, 64 wrong usage\n";
+    "  vstream --version\n"
+    "      Prints the version (\"vstream X.Y.Z\").\n"
+    "--plugin LIB.so loads module classes from a shared library (repeatable); the libraries and folders\n"
+    "in VSTREAM_PLUGIN_PATH (colon-separated; a folder: every *.so in it) are loaded before them.\n"
+    "exit codes: 0 success, 1 runtime error, 2 invalid config or plugin, 64 wrong usage\n";
 
 int Usage(const std::string& problem) {
   std::cerr << "vstream: " << problem << "\n" << kUsage;
@@ -62,6 +72,7 @@ struct Options {
   std::vector<std::string> positional;
   std::vector<std::string> overrides;
   std::vector<std::string> inputs;
+  std::vector<std::string> plugins;
   double stats_interval = 0;
   std::string stats_json;
   std::string markdown_dir;
@@ -88,6 +99,9 @@ bool ParseOptions(int argc, char** argv, int first, Options* out, std::string* e
     } else if (arg == "--input" || arg == "-i") {
       if (!value(&v)) return false;
       out->inputs.push_back(v);
+    } else if (arg == "--plugin") {
+      if (!value(&v)) return false;
+      out->plugins.push_back(v);
     } else if (arg == "--stats-interval") {
       if (!value(&v)) return false;
       char* end = nullptr;
@@ -121,6 +135,33 @@ bool ParseOptions(int argc, char** argv, int first, Options* out, std::string* e
     }
   }
   return true;
+}
+
+// VSTREAM_PLUGIN_PATH first, then every --plugin, in order. A plugin that fails is exit code 2:
+// the configs that need its classes cannot be valid.
+int LoadPlugins(const Options& options) {
+  bool ok = true;
+  if (vstream::Status s = vstream::LoadPluginsFromEnv(); !s) {
+    std::cerr << "vstream: " << s.message() << "\n";
+    ok = false;
+  }
+  for (const auto& plugin : options.plugins) {
+    if (vstream::Status s = vstream::LoadPlugin(plugin); !s) {
+      std::cerr << "vstream: --plugin: " << s.message() << "\n";
+      ok = false;
+    }
+  }
+  return ok ? kExitOk : kExitConfig;
+}
+
+// The plugin a class was loaded from; empty for built-in classes.
+std::string PluginOf(const std::string& class_name) {
+  for (const auto& plugin : vstream::LoadedPlugins()) {
+    for (const auto& name : plugin.classes) {
+      if (name == class_name) return plugin.path.string();
+    }
+  }
+  return {};
 }
 
 int LoadConfig(const Options& options, vstream::GraphConfig* config) {
@@ -166,8 +207,9 @@ std::string Markdown(const vstream::ModuleRegistry::Entry& entry) {
   const vstream::ModuleDescription description = entry.describe();
   std::ostringstream out;
   out << "# " << entry.class_name << "\n\n" << description.summary << "\n\n";
-  if (entry.is_source && entry.source_when) {
-    out << "A source in some configurations and a stage in others, depending on its parameters.\n\n";
+  if (entry.choose) {
+    out << "A name for more than one class: a config's parameters choose the class its module gets "
+           "(each class has a page of its own).\n\n";
   } else if (entry.is_source) {
     out << "A source module: it has no inputs and starts streams.\n\n";
   }
@@ -214,8 +256,10 @@ int Inspect(const Options& options) {
   if (options.positional.empty()) {
     for (const auto& name : registry.ClassNames()) {
       const auto* entry = registry.Find(name);
-      const char* role = !entry->is_source ? "" : entry->source_when ? " (source or stage)" : " (source)";
-      std::cout << name << role << ": " << entry->describe().summary << "\n";
+      const char* role = entry->choose ? " (chooses a class by its parameters)" : entry->is_source ? " (source)" : "";
+      std::cout << name << role << ": " << entry->describe().summary;
+      if (const std::string plugin = PluginOf(name); !plugin.empty()) std::cout << " [plugin " << plugin << "]";
+      std::cout << "\n";
     }
     return kExitOk;
   }
@@ -231,8 +275,11 @@ int Inspect(const Options& options) {
     return kExitOk;
   }
   const vstream::ModuleDescription description = entry->describe();
-  const char* role = !entry->is_source ? "" : entry->source_when ? " (source or stage)" : " (source)";
+  const char* role = entry->choose ? " (chooses a class by its parameters)" : entry->is_source ? " (source)" : "";
   std::cout << entry->class_name << role << ": " << description.summary << "\n";
+  if (const std::string plugin = PluginOf(entry->class_name); !plugin.empty()) {
+    std::cout << "From plugin " << plugin << "\n";
+  }
   if (!description.details.empty()) std::cout << "\n" << description.details << "\n\nParameters:\n";
   for (const auto& p : description.params) {
     std::cout << "  " << p.name << " : " << TypeText(p);
@@ -271,6 +318,12 @@ int RunStages(const Options& options) {
     }
     if (options.stats_interval > 0) stage.args.insert(stage.args.end(), {"--stats-interval", std::to_string(options.stats_interval)});
     if (!options.log_level.empty()) stage.args.insert(stage.args.end(), {"--log-level", options.log_level});
+    // Each stage loads the same plugins (VSTREAM_PLUGIN_PATH reaches it through the environment).
+    for (const auto& plugin : options.plugins) {
+      std::error_code error;
+      const std::filesystem::path absolute = std::filesystem::absolute(plugin, error);
+      stage.args.insert(stage.args.end(), {"--plugin", error ? plugin : absolute.string()});
+    }
     stages.push_back(std::move(stage));
   }
   for (size_t i = 0; i < options.overrides.size(); ++i) {
@@ -318,7 +371,7 @@ int Run(const Options& options) {
     }
     if (vstream::Status s = pipeline.AddSource(id, uri); !s) {
       std::cerr << "input '" << options.inputs[i] << "': " << s.message() << "\n";
-      pipeline.Stop(vstream::StopMode::kAbort);
+      if (vstream::Status stopped = pipeline.Stop(vstream::StopMode::kAbort); !stopped) std::cerr << stopped.message() << "\n";
       return kExitRuntime;
     }
   }
@@ -332,10 +385,12 @@ int Run(const Options& options) {
       const int count = ++interrupts;
       if (count == 1) {
         std::cerr << "\nvstream: stopping gracefully (Ctrl-C again to abort)\n";
-        graceful_stopper = std::thread([&pipeline] { pipeline.Stop(vstream::StopMode::kGraceful); });
+        graceful_stopper = std::thread([&pipeline] {
+          if (vstream::Status s = pipeline.Stop(vstream::StopMode::kGraceful); !s) std::cerr << "vstream: " << s.message() << "\n";
+        });
       } else {
         std::cerr << "\nvstream: aborting\n";
-        pipeline.Stop(vstream::StopMode::kAbort);
+        if (vstream::Status s = pipeline.Stop(vstream::StopMode::kAbort); !s) std::cerr << "vstream: " << s.message() << "\n";
         return;
       }
     }
@@ -380,6 +435,11 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitOk;
   }
   const std::string command = argv[1];
+  if (command == "--version" || command == "version") {
+    if (argc > 2) return Usage(command + " takes no arguments");
+    std::cout << "vstream " << vstream::Version() << "\n";
+    return kExitOk;
+  }
   if (command == "run") {
     // Taken with sigwait once the pipeline runs; blocked from the start so that a Ctrl-C that
     // comes early (while a config loads) stops the run gracefully instead of killing it.
@@ -395,6 +455,10 @@ int main(int argc, char** argv) {
   if (!options.log_level.empty() && !vstream::SetLogLevel(options.log_level)) {
     return Usage("--log-level must be trace, debug, info, warn, error or off");
   }
+  if (command != "run" && command != "check" && command != "inspect" && command != "graph") {
+    return Usage("unknown command '" + command + "'");
+  }
+  if (int code = LoadPlugins(options); code != kExitOk) return code;
   if (command == "run") return Run(options);
   if (command == "check") {
     vstream::GraphConfig config;

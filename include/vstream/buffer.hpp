@@ -10,6 +10,8 @@
 //   vstream::BufferPtr recycled = pool->Acquire();   // blocks while all 8 are in use
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +27,7 @@ enum class MemoryKind { kHeap, kPool, kExternal };
 class Buffer;
 using BufferPtr = std::shared_ptr<Buffer>;
 
-class Buffer {
+class VSTREAM_EXPORT Buffer {
  public:
   /// Allocates `size` bytes on the heap, aligned to 64 bytes (suitable for SIMD rows).
   static BufferPtr Allocate(size_t size);
@@ -57,7 +59,7 @@ class Buffer {
 /// A fixed set of equal-sized heap blocks handed out as Buffers and taken back when released.
 /// Bounds memory (at most `max_buffers` blocks exist) and avoids allocation per frame.
 /// The pool may be destroyed while buffers are out: they free their memory on release.
-class BufferPool : public std::enable_shared_from_this<BufferPool> {
+class VSTREAM_EXPORT BufferPool : public std::enable_shared_from_this<BufferPool> {
  public:
   static std::shared_ptr<BufferPool> Create(size_t buffer_size, size_t max_buffers);
   ~BufferPool();

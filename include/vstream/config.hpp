@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream {
@@ -29,9 +30,9 @@ enum class QueuePolicy {
   kDropNewest,  // a full queue drops the arriving frame
 };
 
-std::string_view QueuePolicyName(QueuePolicy policy);
+VSTREAM_EXPORT std::string_view QueuePolicyName(QueuePolicy policy);
 
-struct ModuleConfig {
+struct VSTREAM_EXPORT ModuleConfig {
   std::string name;
   std::string class_name;
   int parallelism = 1;             // worker threads (ignored for sources)
@@ -43,13 +44,13 @@ struct ModuleConfig {
   std::filesystem::path base_dir;  // folder of the file that declared the module
 };
 
-struct ProfilerConfig {
+struct VSTREAM_EXPORT ProfilerConfig {
   bool enable_profiling = true;    // measure per-module and end-to-end latency
   bool enable_tracing = false;     // not supported yet: accepted, logged as ignored
   int64_t trace_event_capacity = 100000;
 };
 
-class GraphConfig {
+class VSTREAM_EXPORT GraphConfig {
  public:
   /// Reads and parses a JSON file (and the subgraphs it names). Relative paths in the file are
   /// resolved against its folder.

@@ -9,6 +9,8 @@
 //   face.label = "face"; face.label_id = 0; face.score = 0.93f;
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -16,14 +18,14 @@
 
 namespace vstream {
 
-struct BoundingBox {
+struct VSTREAM_EXPORT BoundingBox {
   float x = 0;  // left, fraction of the frame width
   float y = 0;  // top, fraction of the frame height
   float w = 0;
   float h = 0;
 };
 
-struct DetectedObject {
+struct VSTREAM_EXPORT DetectedObject {
   BoundingBox box;
   int label_id = -1;
   std::string label;

@@ -8,6 +8,8 @@
 //   });
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,9 +26,9 @@ enum class EventType {
   kFramesDropped,  // a queue policy dropped frames (`count` of them) of a stream at a module
 };
 
-std::string_view EventTypeName(EventType type);
+VSTREAM_EXPORT std::string_view EventTypeName(EventType type);
 
-struct Event {
+struct VSTREAM_EXPORT Event {
   EventType type = EventType::kModuleError;
   std::string module;        // module name, empty for stream-level events from the pipeline
   std::string stream_id;     // empty for module-level events

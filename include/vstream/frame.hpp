@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/detected_object.hpp"
 #include "vstream/user_data.hpp"
 #include "vstream/video_frame.hpp"
@@ -37,7 +38,7 @@ enum FrameFlag : uint32_t {
   kFrameSkipped = 1u << 2,  // a module skipped it (skip_if or an interval setting)
 };
 
-struct Rational {
+struct VSTREAM_EXPORT Rational {
   int num = 1;
   int den = 1000000;  // default time base: microseconds
 };
@@ -45,7 +46,7 @@ struct Rational {
 class Frame;
 using FramePtr = std::shared_ptr<Frame>;
 
-class Frame {
+class VSTREAM_EXPORT Frame {
  public:
   static FramePtr Create(std::string stream_id, int64_t frame_index);
   /// The end-of-stream marker of `stream_id`. `frame_index` is the index after the last frame.

@@ -1,12 +1,22 @@
-// Logging: vstream writes through spdlog to stderr; these functions set the level and let custom
-// modules write to the same log.
+// Logging: one spdlog logger, "vstream", that the library, its modules and yours write to.
 //
-// The level comes from VSTREAM_LOG_LEVEL (trace, debug, info, warn, error, off) when set, else info.
+// It writes to stderr by default. An application sends it elsewhere with SetLogSink (any spdlog
+// sink: a file, syslog, its own) or SetLogCallback (a function that gets each line), and back to
+// stderr with ResetLogOutput. Those three are safe to call while pipelines run. The level comes
+// from VSTREAM_LOG_LEVEL (trace, debug, info, warn, error, off) when set, else info.
 //
+// Inside a module, the VSTREAM_LOG_* macros take spdlog's (fmt's) format strings:
+//   VSTREAM_LOG_WARN("module '{}': camera {} is slow", name(), stream_id);
+//   vstream::SetLogCallback([](vstream::LogLevel level, std::string_view line) { my_log(level, line); });
 //   vstream::SetLogLevel("debug");
-//   vstream::Log(vstream::LogLevel::kWarn, "camera 3 is slow");
 #pragma once
 
+#include "vstream/export.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <memory>
 #include <string_view>
 
 namespace vstream {
@@ -14,8 +24,30 @@ namespace vstream {
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 
 /// Sets the level by name; returns false (level unchanged) for an unknown name.
-bool SetLogLevel(std::string_view level);
-void SetLogLevel(LogLevel level);
-void Log(LogLevel level, std::string_view message);
+VSTREAM_EXPORT bool SetLogLevel(std::string_view level);
+VSTREAM_EXPORT void SetLogLevel(LogLevel level);
+/// Writes one line at `level`.
+VSTREAM_EXPORT void Log(LogLevel level, std::string_view message);
+
+/// The logger itself, for the VSTREAM_LOG_* macros (and for spdlog features the functions here
+/// do not cover). Do not replace its sinks directly; use SetLogSink.
+VSTREAM_EXPORT spdlog::logger& Logger();
+
+/// Sends every line to `sink` instead of stderr (nullptr: back to stderr). The sink formats lines
+/// with its own pattern.
+VSTREAM_EXPORT void SetLogSink(std::shared_ptr<spdlog::sinks::sink> sink);
+/// Calls `callback` with each line's level and text (without time stamp or level) instead of
+/// writing to stderr. It is called on the thread that logs, possibly several at once: make it
+/// thread-safe and quick. An empty callback goes back to stderr.
+using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
+VSTREAM_EXPORT void SetLogCallback(LogCallback callback);
+/// Back to stderr.
+VSTREAM_EXPORT void ResetLogOutput();
 
 }  // namespace vstream
+
+#define VSTREAM_LOG_TRACE(...) ::vstream::Logger().trace(__VA_ARGS__)
+#define VSTREAM_LOG_DEBUG(...) ::vstream::Logger().debug(__VA_ARGS__)
+#define VSTREAM_LOG_INFO(...) ::vstream::Logger().info(__VA_ARGS__)
+#define VSTREAM_LOG_WARN(...) ::vstream::Logger().warn(__VA_ARGS__)
+#define VSTREAM_LOG_ERROR(...) ::vstream::Logger().error(__VA_ARGS__)

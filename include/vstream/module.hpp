@@ -1,72 +1,115 @@
 // Module: one stage of a pipeline. Subclass it, declare your parameters, and register it by name.
 //
-// The pipeline calls Open(params) once before frames flow (validate, acquire resources; return
-// false through Fail("what to fix") on error), Process(frame) for every frame in stream order on
-// one of `parallelism` worker threads, and Close() after the last frame. Process returns 0 when
-// the pipeline should forward the frame, > 0 when the module will forward it later itself with
-// Transmit() (batching, asynchronous work), and < 0 on error (the frame goes no further on this
-// path and a frame-error event is posted). End-of-stream frames (IsEos()) pass through Process
-// like any other frame, in order, so a module can flush what it keeps per stream; an asynchronous
-// module must Transmit a stream's EOS frame after that stream's other frames.
+// The pipeline calls Open(params) once before frames flow (validate, acquire resources; an error
+// Status says what to fix), Process(frame) for every frame in stream order on one of `parallelism`
+// worker threads, and Close() after the last frame. When Process returns OK the pipeline forwards
+// the frame to the next modules; an error Status is a frame error (the frame goes no further on
+// this path and a frame-error event carries the message). A module that forwards frames itself,
+// later and from its own thread (batching, asynchronous work), says so with forwarding() and
+// calls Transmit for every frame. End-of-stream frames (IsEos()) pass through Process like any
+// other frame, in order, so a module can flush what it keeps per stream.
+//
+// Everything a module may ask of the pipeline goes through its ModuleContext, which the pipeline
+// (or a ModuleRunner, in a test) binds before Open: Transmit, events, whether it is stopping, and
+// its parallelism. Nothing reaches a module through thread-local state.
 //
 //   class Counter : public vstream::Module {
 //    public:
 //     using Module::Module;
 //     static vstream::ModuleDescription Describe() { return {"Counts frames", {}}; }
-//     bool Open(const vstream::ModuleParams&) override { return true; }
+//     vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
 //     void Close() override {}
-//     int Process(vstream::FramePtr frame) override { ++count; return 0; }
+//     vstream::Status Process(vstream::FramePtr frame) override { ++count; return {}; }
 //     std::atomic<int> count{0};
 //   };
 //   VSTREAM_REGISTER_MODULE(Counter);   // usable as "class_name": "Counter" in a config
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/frame.hpp"
 #include "vstream/params.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream {
 
-namespace detail {
-class ModuleNode;
-}  // namespace detail
-
-class Pipeline;
 class SourceModule;
 
 /// What `vstream inspect` shows for a module class, and what its custom_params are checked against.
-struct ModuleDescription {
+struct VSTREAM_EXPORT ModuleDescription {
   std::string summary;             // one sentence
   std::vector<ParamSpec> params;
   std::string details;             // optional Markdown: inputs, events, examples (the reference page's body)
 };
 
-class Module {
+/// The worker (0 .. parallelism-1) that handles `stream_id` in a module with `parallelism`
+/// workers: the pipeline routes every frame of a stream to this worker, so per-stream state kept
+/// per worker needs no lock. 0 when parallelism < 2.
+VSTREAM_EXPORT size_t WorkerForStream(std::string_view stream_id, int parallelism);
+
+/// What the pipeline offers one module: implemented by the pipeline for each module it runs, and
+/// by vstream::ModuleRunner for a module tested alone. Modules use it through Module's protected
+/// helpers (Transmit, Report*, PipelineStopping, parallelism), never directly.
+class VSTREAM_EXPORT ModuleContext {
  public:
+  virtual ~ModuleContext() = default;
+
+  /// Worker threads the module runs on (its config's parallelism; 0 for a source).
+  virtual int parallelism() const = 0;
+  /// Hands `frame` to the modules after this one; blocks while a downstream queue is full. False
+  /// when the frame was not taken (the pipeline is stopping or aborting).
+  virtual bool Transmit(FramePtr frame) = 0;
+  /// True once the pipeline has begun to stop.
+  virtual bool Stopping() const = 0;
+  /// Events (see events.hpp): a stream failed (it goes on until its source ends it), a frame failed
+  /// after Process had returned (counted like a failed Process), a problem not tied to one frame.
+  virtual void ReportStreamError(const std::string& stream_id, const std::string& message) = 0;
+  virtual void ReportFrameError(const Frame& frame, const std::string& message) = 0;
+  virtual void ReportModuleError(const std::string& message) = 0;
+
+  /// For sources: `stream_id` starts (kInvalidArgument when the pipeline already runs a stream of
+  /// that id, kFailedState when it takes no streams), or did not start after all (undo), and the
+  /// source's ExpectingStreams() changed.
+  virtual Status StartStream(const std::string& stream_id) = 0;
+  virtual void CancelStream(const std::string& stream_id) = 0;
+  virtual void ExpectingStreamsChanged() = 0;
+};
+
+class VSTREAM_EXPORT Module {
+ public:
+  /// How frames leave Process.
+  enum class Forwarding {
+    kByPipeline,  // the pipeline forwards each frame whose Process returned OK
+    kByModule,    // the module Transmits every frame itself, in stream order, EOS included;
+                  // frames matching its skip_if reach ProcessSkipped, so they keep their place;
+                  // a frame it returns an error for is not taken (the pipeline reports it)
+  };
+
   explicit Module(std::string name);
   virtual ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  virtual bool Open(const ModuleParams& params) = 0;
+  /// Validates the parameters and acquires resources. An error names what to fix.
+  virtual Status Open(const ModuleParams& params) = 0;
   /// Also called when Open failed, to release what it acquired before failing.
   virtual void Close() = 0;
-  virtual int Process(FramePtr frame) = 0;
-
-  /// The module's name in the config (not its class name).
-  const std::string& name() const { return name_; }
-
-  /// An asynchronous module that forwards frames from its own thread returns true: frames that
-  /// match its `skip_if` then still go through Process (with Skipping() true), so the module can
-  /// pass them on in order with the others instead of them overtaking frames it still holds.
-  virtual bool ReceivesSkippedFrames() const { return false; }
+  /// Handles one frame. OK: forwarded (by the pipeline, or by the module when forwarding() is
+  /// kByModule). An error: the frame goes no further on this path; a frame-error event says why
+  /// (an end-of-stream frame is forwarded anyway, with a module-error event).
+  virtual Status Process(FramePtr frame) = 0;
+  virtual Forwarding forwarding() const { return Forwarding::kByPipeline; }
+  /// kByModule only: a frame that matched the module's skip_if. Do no work on it; pass it on in
+  /// order with the others. Default: Transmit it at once.
+  virtual Status ProcessSkipped(FramePtr frame);
 
   /// Called when the pipeline aborts (Stop(kAbort), a graceful stop that timed out, or the
   /// destructor), from the stopping thread, sources first, once Transmit refuses new frames but
@@ -75,40 +118,42 @@ class Module {
   /// a device) wakes that wait here and makes Process return soon; frames released after this
   /// were dropped by the abort, not finished. Default: nothing.
   virtual void Interrupt() {}
-  /// Inside Process: true when this frame matched the module's skip_if (see ReceivesSkippedFrames);
-  /// do no work on it, only forward it in order.
-  static bool Skipping();
 
-  /// The message recorded by the last Fail() on the calling thread (empty when none).
-  static const std::string& LastError();
-  static void ClearLastError();
+  /// The module's name in the config (not its class name).
+  const std::string& name() const { return name_; }
+
+  /// Connects the module to what runs it: called by the pipeline (or a ModuleRunner) before Open,
+  /// and with nullptr once the module is closed. Not for modules themselves.
+  void Bind(ModuleContext* context) { context_ = context; }
 
  protected:
-  /// Hands `frame` to the modules after this one. For sources and asynchronous modules.
+  /// A Status that carries `message`: `return Fail("model_path: file not found: x.onnx");`.
+  static Status Fail(std::string message, StatusCode code = StatusCode::kRuntimeError) {
+    return {code, std::move(message)};
+  }
+  /// Hands `frame` to the modules after this one. For sources and kByModule modules.
   /// Blocks while a downstream queue is full (backpressure). Returns false when the pipeline is
-  /// stopping (the frame was not delivered) or the module is not part of a running pipeline.
+  /// stopping (the frame was not delivered) or the module is not bound to a pipeline.
   bool Transmit(FramePtr frame);
-  /// Records why Open or Process failed, for the error message or event. Returns false, so
-  /// `return Fail("model_path: file not found: x.onnx");` reads naturally in Open().
-  bool Fail(std::string message);
   /// True once the pipeline running this module has begun to stop (and when it runs in none).
   bool PipelineStopping() const;
   /// Posts a stream-error event for `stream_id` (the stream goes on; see SourceModule::EndStream).
   void ReportStreamError(const std::string& stream_id, const std::string& message);
   /// Posts a module-error event (the pipeline goes on).
   void ReportModuleError(const std::string& message);
-  /// For asynchronous modules: `frame` failed after Process returned > 0 and will not be
-  /// transmitted. Counted and reported like a Process that returned < 0.
+  /// For kByModule modules: `frame` failed after Process returned and will not be transmitted.
+  /// Counted and reported like a Process that returned an error.
   void ReportFrameError(const FramePtr& frame, const std::string& message);
-  /// Worker threads this module runs on (its config's parallelism; 0 for sources, and before Build).
-  int parallelism() const { return parallelism_; }
-  /// Index (0 .. parallelism-1) of the pipeline worker thread that calls this, -1 on other threads.
-  /// A worker always gets the same streams, so per-worker state needs no lock.
-  static int CurrentWorker();
+  /// Worker threads this module runs on (its config's parallelism; 0 for sources, and unbound).
+  int parallelism() const { return context_ != nullptr ? context_->parallelism() : 0; }
+  /// The worker that handles `stream_id` in this module (see WorkerForStream).
+  size_t WorkerFor(std::string_view stream_id) const { return WorkerForStream(stream_id, parallelism()); }
+  ModuleContext* context() const { return context_; }
 
   /// Per-stream state for a module that runs on several workers, without locks: one map per
-  /// worker, and each worker only ever touches its own streams. Reset(parallelism()) in Open;
-  /// operator[], Find and Erase from Process; ForEach and Clear once the workers are done (Close).
+  /// worker, and each worker only ever touches its own streams (the worker a stream is routed to,
+  /// WorkerForStream). Reset(parallelism()) in Open; operator[], Find and Erase from Process;
+  /// ForEach and Clear once the workers are done (Close).
   ///   PerStreamState<Tracks> tracks_;                 // a member
   ///   Tracks& t = tracks_[frame->stream_id];          // in Process
   ///   if (frame->IsEos()) tracks_.Erase(frame->stream_id);
@@ -116,16 +161,17 @@ class Module {
   class PerStreamState {
    public:
     void Reset(int workers) {
+      workers_ = workers > 1 ? workers : 1;
       maps_.clear();
-      maps_.resize(static_cast<size_t>(workers > 1 ? workers : 1));  // (resize: T may be move-only)
+      maps_.resize(static_cast<size_t>(workers_));  // (resize: T may be move-only)
     }
-    T& operator[](const std::string& stream_id) { return Mine()[stream_id]; }
+    T& operator[](const std::string& stream_id) { return MapOf(stream_id)[stream_id]; }
     T* Find(const std::string& stream_id) {
-      auto& mine = Mine();
-      auto it = mine.find(stream_id);
-      return it == mine.end() ? nullptr : &it->second;
+      auto& map = MapOf(stream_id);
+      auto it = map.find(stream_id);
+      return it == map.end() ? nullptr : &it->second;
     }
-    void Erase(const std::string& stream_id) { Mine().erase(stream_id); }
+    void Erase(const std::string& stream_id) { MapOf(stream_id).erase(stream_id); }
     template <typename F>
     void ForEach(F&& visit) {
       for (auto& map : maps_) {
@@ -135,20 +181,17 @@ class Module {
     void Clear() { maps_.clear(); }
 
    private:
-    std::map<std::string, T>& Mine() {
-      const int worker = CurrentWorker();
-      return maps_[static_cast<size_t>(worker > 0 ? worker : 0) % maps_.size()];
+    std::map<std::string, T>& MapOf(const std::string& stream_id) {
+      if (maps_.empty()) Reset(1);
+      return maps_[WorkerForStream(stream_id, workers_)];
     }
+    int workers_ = 1;
     std::vector<std::map<std::string, T>> maps_;  // one per worker
   };
 
  private:
-  friend class detail::ModuleNode;
-  friend class SourceModule;
-  friend class Pipeline;
   std::string name_;
-  detail::ModuleNode* node_ = nullptr;  // set by the pipeline while the module belongs to one
-  int parallelism_ = 0;                 // set by the pipeline at Build
+  ModuleContext* context_ = nullptr;
 };
 
 using StreamOptions = std::map<std::string, std::string>;
@@ -156,7 +199,7 @@ using StreamOptions = std::map<std::string, std::string>;
 /// A module that produces frames: video files, cameras, shared memory from another process.
 /// Streams come and go while the pipeline runs. A source runs its own threads and calls Transmit.
 /// Each stream must end with exactly one EndStream() call, which sends its EOS frame.
-class SourceModule : public Module {
+class VSTREAM_EXPORT SourceModule : public Module {
  public:
   using Module::Module;
 
@@ -173,15 +216,18 @@ class SourceModule : public Module {
   /// True while the source says more streams will come (see SetExpectingStreams).
   bool ExpectingStreams() const { return expecting_streams_.load(std::memory_order_acquire); }
 
-  /// A source has no inputs, so the pipeline never calls Process on it. A class that is a source
-  /// only in some configurations (see ModuleRegistry's IsSource) overrides it for the others.
-  int Process(FramePtr frame) override;
+  /// A source has no inputs, so the pipeline never calls Process on it.
+  Status Process(FramePtr frame) override;
 
  protected:
   virtual Status OnAddSource(const std::string& stream_id, const std::string& uri,
                              const StreamOptions& options) = 0;
   /// Asks the stream to end soon; the source then calls EndStream for it (from any thread).
   virtual void OnRemoveSource(const std::string& stream_id) = 0;
+
+  /// Starts `stream_id` on the source's own initiative (a stream that arrived from elsewhere, not
+  /// through AddSource): registers the id as AddSource does, without calling OnAddSource.
+  Status StartStream(const std::string& stream_id);
 
   /// Ends `stream_id`: posts a stream-error event when `error` is not empty, transmits the
   /// stream's EOS frame (with index `next_index`), and frees the id for reuse. Call it once per
@@ -198,6 +244,9 @@ class SourceModule : public Module {
   void SetExpectingStreams(bool expecting);
 
  private:
+  Status Register(const std::string& stream_id);
+  void Forget(const std::string& stream_id);
+
   std::atomic<bool> expecting_streams_{false};
   mutable std::mutex streams_mutex_;
   std::set<std::string> streams_;  // active stream ids; guarded by streams_mutex_

@@ -15,10 +15,14 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream {
@@ -34,9 +38,9 @@ enum class ParamType {
   kList,    // a JSON array of strings, or a comma-separated string
 };
 
-std::string_view ParamTypeName(ParamType type);
+VSTREAM_EXPORT std::string_view ParamTypeName(ParamType type);
 
-struct ParamSpec {
+struct VSTREAM_EXPORT ParamSpec {
   std::string name;
   ParamType type = ParamType::kString;
   std::string default_value;  // as text; empty with required=false means "not set"
@@ -62,9 +66,15 @@ struct ParamSpec {
 
 /// Validated parameter values of one module instance. Getters of a declared key with a value never
 /// fail; a string or list parameter without default reads as empty, other types without default are
-/// unset until the config sets them (check Has()). Asking for an undeclared or unset key throws
-/// std::out_of_range (a programming error).
-class ModuleParams {
+/// unset until the config sets them (check Has()).
+///
+/// The getters never throw. Reading an undeclared key, a declared key without a value, or a value
+/// as the wrong type (GetInt of "abc") is a bug in the module: the getter returns the type's empty
+/// value ("", 0, 0.0, false, an empty path, an empty list) and logs an error that names the module
+/// and the key and says what to fix (declare the key in the module's Describe(), or check Has()).
+/// Each (key, problem) is logged once per ModuleParams object. Getters are safe to call from
+/// several threads at once.
+class VSTREAM_EXPORT ModuleParams {
  public:
   ModuleParams() = default;
 
@@ -88,12 +98,33 @@ class ModuleParams {
   const std::filesystem::path& base_dir() const { return base_dir_; }
 
  private:
-  const std::string& Raw(const std::string& key) const;
+  // Problems already logged, as "key\nproblem". A copy starts with none: it is another object.
+  class ReportedProblems {
+   public:
+    ReportedProblems() = default;
+    ReportedProblems(const ReportedProblems&) {}
+    ReportedProblems& operator=(const ReportedProblems&) { return *this; }
+    bool First(const std::string& problem);  // true the first time `problem` is seen
+
+   private:
+    std::mutex mutex_;
+    std::set<std::string> seen_;  // guarded by mutex_
+  };
+
+  /// The value of `key`, or nullptr after logging why there is none (`getter` names the caller).
+  const std::string* Find(const std::string& key, std::string_view getter) const;
+  /// Logs that `text` (the value of `key`) is not what `getter` reads.
+  void ReportWrongType(const std::string& key, const std::string& text, std::string_view getter) const;
+  void Report(const std::string& key, std::string_view problem, const std::string& message) const;
+
+  std::string module_;                         // for messages; empty when not made by Validate
+  std::map<std::string, ParamType> declared_;  // every declared key and its type
   std::map<std::string, std::string> values_;
   std::filesystem::path base_dir_;
+  mutable ReportedProblems reported_;
 };
 
 /// Parses the boolean spellings above; nullopt when `text` is none of them.
-std::optional<bool> ParseBool(const std::string& text);
+VSTREAM_EXPORT std::optional<bool> ParseBool(const std::string& text);
 
 }  // namespace vstream

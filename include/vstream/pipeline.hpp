@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/config.hpp"
 #include "vstream/events.hpp"
 #include "vstream/module.hpp"
@@ -38,7 +39,7 @@ enum class StopMode {
   kAbort,     // drop queued frames and stop as soon as each module's current Process returns
 };
 
-class Pipeline {
+class VSTREAM_EXPORT Pipeline {
  public:
   explicit Pipeline(std::string name = "pipeline");
   /// Stops (abort) if still running.

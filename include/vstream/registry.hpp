@@ -3,8 +3,9 @@
 // VSTREAM_REGISTER_MODULE(Class) makes a Module subclass available by name. A config may spell
 // the name "Class", "vstream::Class" or "cnstream::Class" (CNStream configs load unchanged).
 // A class describes itself with a static `ModuleDescription Describe()`; without one it accepts no
-// custom_params. A SourceModule subclass that is a source only in some configurations declares
-// `static bool IsSource(const std::map<std::string, std::string>& custom_params)`.
+// custom_params. A name may also stand for a choice between classes made from the module's
+// custom_params when a config loads (`Entry::choose`): "ModuleIPC" is IpcSender or IpcReceiver by
+// its `ipc_type`, so every class is either always a source or never one.
 //
 //   class Blur : public vstream::Module { ... static vstream::ModuleDescription Describe(); };
 //   VSTREAM_REGISTER_MODULE(Blur);
@@ -15,17 +16,18 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
+#include "vstream/named_registry.hpp"
 
 namespace vstream {
 
-class ModuleRegistry {
+class VSTREAM_EXPORT ModuleRegistry {
  public:
   using Factory = std::function<std::unique_ptr<Module>(const std::string& name)>;
 
@@ -34,46 +36,41 @@ class ModuleRegistry {
     Factory factory;
     std::function<ModuleDescription()> describe;
     bool is_source = false;  // derives from SourceModule
-    /// For a SourceModule subclass that is a source only in some configurations (ModuleIPC: a
-    /// server is a source, a client is a stage): decides from the module's custom_params. Empty:
-    /// always `is_source`.
-    std::function<bool(const std::map<std::string, std::string>& params)> source_when;
-
-    /// Whether a module of this class with these custom_params is a source.
-    bool IsSource(const std::map<std::string, std::string>& params) const {
-      return is_source && (!source_when || source_when(params));
-    }
+    /// For a name that stands for several classes (no factory of its own): the class name that
+    /// implements a module with these custom_params, which are checked against `describe` first.
+    std::function<std::string(const std::map<std::string, std::string>& params)> choose;
   };
 
   static ModuleRegistry& Instance();
 
   /// Adds a class. Returns false (and keeps the first) when the name is taken.
   bool Register(Entry entry);
-  /// Finds a class by any accepted spelling; nullptr when unknown.
+  /// Finds a class by any accepted spelling; nullptr when unknown. Entries never move or go.
   const Entry* Find(std::string_view class_name) const;
-  /// Creates a module named `name`; nullptr when the class is unknown.
+  /// The class that makes a module of `class_name` with these custom_params: Find's entry, or the
+  /// one its `choose` names. nullptr when unknown.
+  const Entry* Resolve(std::string_view class_name, const std::map<std::string, std::string>& params) const;
+  /// Creates a module named `name`; nullptr when the class is unknown or only names a choice.
   std::unique_ptr<Module> Create(std::string_view class_name, const std::string& name) const;
   /// Registered class names, sorted.
   std::vector<std::string> ClassNames() const;
+  /// The error for an unknown class name, with a did-you-mean and the known classes.
+  Status Unknown(std::string_view class_name) const { return entries_.Unknown(class_name, StatusCode::kInvalidConfig); }
 
   /// "Inferencer" for "Inferencer", "vstream::Inferencer" and "cnstream::Inferencer".
-  static std::string_view Canonical(std::string_view class_name);
+  static std::string_view Canonical(std::string_view class_name) {
+    return NamedRegistry<int>::Canonical(class_name);
+  }
 
  private:
   ModuleRegistry() = default;
-  mutable std::mutex mutex_;
-  std::vector<std::unique_ptr<Entry>> entries_;  // guarded by mutex_; entries never move or go
+  NamedRegistry<std::shared_ptr<const Entry>> entries_{"module class"};
 };
 
 namespace detail {
 template <typename T>
 concept HasDescribe = requires {
   { T::Describe() } -> std::convertible_to<ModuleDescription>;
-};
-
-template <typename T>
-concept HasIsSource = requires(const std::map<std::string, std::string>& params) {
-  { T::IsSource(params) } -> std::convertible_to<bool>;
 };
 
 template <typename T>
@@ -89,10 +86,6 @@ ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
     entry.describe = [] { return ModuleDescription{}; };
   }
   entry.is_source = std::is_base_of_v<SourceModule, T>;
-  if constexpr (HasIsSource<T>) {
-    static_assert(std::is_base_of_v<SourceModule, T>, "only a SourceModule subclass can decide IsSource per config");
-    entry.source_when = [](const std::map<std::string, std::string>& params) { return T::IsSource(params); };
-  }
   return entry;
 }
 }  // namespace detail

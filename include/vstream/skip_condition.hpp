@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "vstream/export.hpp"
 #include "vstream/frame.hpp"
 #include "vstream/status.hpp"
 
@@ -19,10 +20,10 @@ namespace vstream {
 using SkipPredicate = std::function<bool(const Frame&)>;
 
 /// Registers `name` (letters, digits, '_'); returns false when the name is taken or invalid.
-bool RegisterSkipCondition(const std::string& name, SkipPredicate predicate);
+VSTREAM_EXPORT bool RegisterSkipCondition(const std::string& name, SkipPredicate predicate);
 
 /// Parses a skip_if value into a predicate; kInvalidConfig naming the accepted forms on error.
 /// An empty `spec` gives an empty predicate (never skip).
-Status ParseSkipCondition(const std::string& spec, SkipPredicate* out);
+VSTREAM_EXPORT Status ParseSkipCondition(const std::string& spec, SkipPredicate* out);
 
 }  // namespace vstream

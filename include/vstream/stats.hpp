@@ -9,13 +9,15 @@
 //   std::cout << stats.ToTable();
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace vstream {
 
-struct ModuleStats {
+struct VSTREAM_EXPORT ModuleStats {
   std::string name;
   std::string class_name;
   int parallelism = 0;           // 0 for sources
@@ -31,7 +33,7 @@ struct ModuleStats {
   double fps = 0;                // frames_in per second since Start
 };
 
-struct StreamStats {
+struct VSTREAM_EXPORT StreamStats {
   std::string stream_id;
   uint64_t frames = 0;           // frames the source produced
   uint64_t frames_completed = 0; // frames that reached the end of a leaf module
@@ -43,7 +45,7 @@ struct StreamStats {
   std::string error;             // the last stream error, if any
 };
 
-struct PipelineStats {
+struct VSTREAM_EXPORT PipelineStats {
   double uptime_s = 0;
   std::vector<ModuleStats> modules;
   std::vector<StreamStats> streams;

@@ -2,6 +2,8 @@
 //
 // vstream returns Status (never throws) across its public API. A default-constructed Status is OK;
 // an error carries a code and a message. Messages name the thing at fault and the expected form.
+// Accessors that return a value instead (ModuleParams::GetInt, ...) do not throw either: misuse
+// returns the type's empty value and logs an error that says what to fix.
 //
 //   vstream::Status s = pipeline.BuildFromFile("pipeline.json");
 //   if (!s) { std::cerr << s.message() << "\n"; return 1; }
@@ -22,7 +24,7 @@ enum class StatusCode {
   kUnavailable,      // a resource is not available on this machine (device, codec, ...)
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}

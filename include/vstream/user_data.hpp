@@ -7,6 +7,8 @@
 //   if (const std::string* text = frame->data.Get<std::string>("plate_text")) use(*text);
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <any>
 #include <map>
 #include <mutex>
@@ -15,7 +17,7 @@
 
 namespace vstream {
 
-class UserData {
+class VSTREAM_EXPORT UserData {
  public:
   template <typename T>
   void Set(const std::string& key, T value) {

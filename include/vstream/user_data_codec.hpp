@@ -13,6 +13,8 @@
 //       [](std::string_view bytes, Plate* p) { p->text = bytes; return true; });
 #pragma once
 
+#include "vstream/export.hpp"
+
 #include <any>
 #include <functional>
 #include <memory>
@@ -22,7 +24,7 @@
 
 namespace vstream {
 
-struct UserDataCodec {
+struct VSTREAM_EXPORT UserDataCodec {
   std::string name;
   std::type_index type = typeid(void);
   /// Serializes a value of `type` (the std::any holds one).
@@ -33,7 +35,7 @@ struct UserDataCodec {
 
 /// Registers (or replaces) the codec for `codec.type` and `codec.name`. Thread-safe. Fails (false)
 /// when the name is empty or already names a codec of another type.
-bool RegisterUserDataCodec(UserDataCodec codec);
+VSTREAM_EXPORT bool RegisterUserDataCodec(UserDataCodec codec);
 
 /// A codec for T from `encode` (a T to bytes) and `decode` (bytes to a T; false: malformed).
 template <typename T>
@@ -60,8 +62,8 @@ bool RegisterUserDataCodec(std::string name, std::function<std::string(const T&)
 }
 
 /// The codec for values of `type`, or nullptr.
-std::shared_ptr<const UserDataCodec> FindUserDataCodec(std::type_index type);
+VSTREAM_EXPORT std::shared_ptr<const UserDataCodec> FindUserDataCodec(std::type_index type);
 /// The codec registered under `name`, or nullptr.
-std::shared_ptr<const UserDataCodec> FindUserDataCodec(const std::string& name);
+VSTREAM_EXPORT std::shared_ptr<const UserDataCodec> FindUserDataCodec(const std::string& name);
 
 }  // namespace vstream

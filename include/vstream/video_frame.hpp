@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "vstream/export.hpp"
 #include "vstream/buffer.hpp"
 #include "vstream/status.hpp"
 
@@ -23,12 +24,12 @@ namespace vstream {
 enum class PixelFormat { kNone, kBGR24, kRGB24, kNV12, kGray8 };
 
 /// "bgr24", "rgb24", "nv12", "gray8" (the names configs use).
-std::string_view PixelFormatName(PixelFormat format);
+VSTREAM_EXPORT std::string_view PixelFormatName(PixelFormat format);
 /// Parses a name as above (case-insensitive; "bgr", "rgb", "gray" accepted). kNone when unknown.
-PixelFormat ParsePixelFormat(std::string_view name);
-int PlaneCount(PixelFormat format);
+VSTREAM_EXPORT PixelFormat ParsePixelFormat(std::string_view name);
+VSTREAM_EXPORT int PlaneCount(PixelFormat format);
 
-class VideoFrame {
+class VSTREAM_EXPORT VideoFrame {
  public:
   static constexpr int kMaxPlanes = 2;
 

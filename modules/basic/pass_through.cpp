@@ -6,9 +6,9 @@ namespace vstream {
 
 ModuleDescription PassThrough::Describe() { return {"Forwards every frame unchanged.", {}}; }
 
-bool PassThrough::Open(const ModuleParams& /*params*/) { return true; }
+Status PassThrough::Open(const ModuleParams& /*params*/) { return {}; }
 
-int PassThrough::Process(FramePtr /*frame*/) { return 0; }
+Status PassThrough::Process(FramePtr /*frame*/) { return {}; }
 
 VSTREAM_REGISTER_MODULE(PassThrough);
 

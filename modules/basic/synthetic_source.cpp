@@ -41,7 +41,7 @@ ModuleDescription SyntheticSource::Describe() {
            ParamSpec::Int("threads", 1, "producer threads shared by all streams").Range(1, 256)}};
 }
 
-bool SyntheticSource::Open(const ModuleParams& params) {
+Status SyntheticSource::Open(const ModuleParams& params) {
   width_ = static_cast<int>(params.GetInt("width"));
   height_ = static_cast<int>(params.GetInt("height"));
   if ((width_ == 0) != (height_ == 0)) {
@@ -67,7 +67,7 @@ bool SyntheticSource::Open(const ModuleParams& params) {
   for (int64_t i = 0; i < streams; ++i) {
     if (Status s = AddSource(params.GetString("stream_prefix") + std::to_string(i), "synthetic"); !s) return Fail(s.message());
   }
-  return true;
+  return {};
 }
 
 void SyntheticSource::Close() {

@@ -12,8 +12,8 @@ extern "C" {
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "ffmpeg_util.hpp"
-#include "log_internal.hpp"
+#include "vstream/ffmpeg.hpp"
+#include "vstream/log.hpp"
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
 
@@ -165,7 +165,7 @@ pipeline stops are completed in Close. Frames are converted to the encoder's pix
 (yuv420p for H.264). A frame whose size differs from its stream's first frame is a frame error.)"};
 }
 
-bool Encoder::Open(const ModuleParams& params) {
+Status Encoder::Open(const ModuleParams& params) {
   path_ = params.GetString("path");
   if (std::filesystem::path(path_).is_relative()) path_ = (params.base_dir() / path_).string();
   std::string ext = std::filesystem::path(path_).extension().string();
@@ -187,12 +187,12 @@ bool Encoder::Open(const ModuleParams& params) {
   frame_rate_ = params.GetDouble("frame_rate");
   jpeg_quality_ = static_cast<int>(params.GetInt("jpeg_quality"));
   sessions_.Reset(parallelism());
-  return true;
+  return {};
 }
 
 void Encoder::Close() {
   sessions_.ForEach([this](const std::string&, std::unique_ptr<detail::EncodeSession>& session) {
-    if (Status s = session->Finish(); !s) VS_LOG_WARN("module '{}': {}", name(), s.message());
+    if (Status s = session->Finish(); !s) VSTREAM_LOG_WARN("module '{}': {}", name(), s.message());
   });
   sessions_.Clear();
 }
@@ -208,33 +208,28 @@ std::string Encoder::PathFor(const std::string& stream_id, int64_t index) const 
   return path;
 }
 
-int Encoder::Process(FramePtr frame) {
+Status Encoder::Process(FramePtr frame) {
   if (frame->IsEos()) {
     auto* ending = sessions_.Find(frame->stream_id);
-    if (ending == nullptr) return 0;
+    if (ending == nullptr) return {};
     Status s = (*ending)->Finish();
     sessions_.Erase(frame->stream_id);
     if (!s) {
-      Fail(s.message());
-      return -1;
+      return Fail(s.message());
     }
-    return 0;
+    return {};
   }
-  if (frame->image.empty()) return 0;
+  if (frame->image.empty()) return {};
   if (jpeg_) {
     const std::string path = PathFor(frame->stream_id, frame->frame_index);
     std::error_code ignored;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
-    cv::Mat bgr = ToMat(frame->image);
-    cv::Mat converted;
-    if (frame->image.format() == PixelFormat::kRGB24) cv::cvtColor(bgr, converted, cv::COLOR_RGB2BGR);
-    if (frame->image.format() == PixelFormat::kNV12) cv::cvtColor(bgr, converted, cv::COLOR_YUV2BGR_NV12);
-    if (!converted.empty()) bgr = converted;
+    VideoFrame& image = frame->image;
+    const cv::Mat bgr = image.format() == PixelFormat::kGray8 ? ToMat(image) : ToBgrMat(image);  // JPEG takes gray as is
     if (!cv::imwrite(path, bgr, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_})) {
-      Fail("cannot write '" + path + "'");
-      return -1;
+      return Fail("cannot write '" + path + "'");
     }
-    return 0;
+    return {};
   }
   auto& session = sessions_[frame->stream_id];
   if (!session) {
@@ -244,18 +239,16 @@ int Encoder::Process(FramePtr frame) {
                                   bitrate_kbps_, preset_);
         !s) {
       sessions_.Erase(frame->stream_id);
-      Fail(s.message());
-      return -1;
+      return Fail(s.message());
     }
   }
   const int64_t pts = frame_rate_ > 0 ? static_cast<int64_t>(static_cast<double>(session->frames) * 1e6 / frame_rate_)
                                       : static_cast<int64_t>(frame->timestamp() * 1e6);
   ++session->frames;
   if (Status s = session->Write(frame->image, pts); !s) {
-    Fail(s.message());
-    return -1;
+    return Fail(s.message());
   }
-  return 0;
+  return {};
 }
 
 VSTREAM_REGISTER_MODULE(Encoder);

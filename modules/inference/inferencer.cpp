@@ -1,26 +1,23 @@
 #include "vstream/modules/inferencer.hpp"
 
-#include <opencv2/core/cuda.hpp>
-#include <opencv2/core/ocl.hpp>
-#include <opencv2/dnn.hpp>
-#include <opencv2/imgproc.hpp>
-
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
-#include "log_internal.hpp"
-#include "text_util.hpp"
+#include "registries.hpp"
 #include "vstream/inference/backend.hpp"
 #include "vstream/inference/processing.hpp"
+#include "vstream/log.hpp"
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 namespace detail {
@@ -44,34 +41,18 @@ struct InferenceSettings {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-// The frame's image as BGR (a view when it already is BGR).
-cv::Mat ToBgr(Frame& frame) {
-  VideoFrame& image = frame.image;
-  if (image.empty()) return {};
-  cv::Mat view = ToMat(image);
-  cv::Mat bgr;
-  switch (image.format()) {
-    case PixelFormat::kBGR24: return view;
-    case PixelFormat::kRGB24: cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR); return bgr;
-    case PixelFormat::kGray8: cv::cvtColor(view, bgr, cv::COLOR_GRAY2BGR); return bgr;
-    case PixelFormat::kNV12:
-      if (view.empty()) view = ToMat(image = image.Clone());  // planes apart: make them contiguous
-      cv::cvtColor(view, bgr, cv::COLOR_YUV2BGR_NV12);
-      return bgr;
-    case PixelFormat::kNone: break;
-  }
-  return {};
-}
 }  // namespace
 
-// One worker's model instance and the thread that batches and runs its frames, in arrival order.
+// One worker's model instance, bound to its device, and the thread that batches and runs its
+// frames, in arrival order.
 class InferenceExecutor {
  public:
   InferenceExecutor(std::shared_ptr<const InferenceSettings> settings, std::unique_ptr<InferenceBackend> backend,
-                    int max_batch, std::function<bool(FramePtr)> transmit,
+                    std::string device, int max_batch, std::function<bool(FramePtr)> transmit,
                     std::function<void(const FramePtr&, const std::string&)> fail)
       : settings_(std::move(settings)),
         backend_(std::move(backend)),
+        device_(std::move(device)),
         max_batch_(std::max(1, std::min(max_batch, settings_->batch_size))),
         capacity_(static_cast<size_t>(std::max(4, settings_->batch_size * 2))),
         transmit_(std::move(transmit)),
@@ -79,6 +60,9 @@ class InferenceExecutor {
         thread_([this] { Run(); }) {}
 
   ~InferenceExecutor() { Stop(); }
+
+  /// The device its backend bound it to ("cpu", "cuda:1", ...).
+  const std::string& device() const { return device_; }
 
   /// From the worker thread: queues the frame (waiting while the executor is full). A skipped frame
   /// (skip_if) only keeps its place in the stream.
@@ -162,7 +146,7 @@ class InferenceExecutor {
     for (size_t e = 0; e < batch.size(); ++e) {
       if (!batch[e].infer) continue;
       Frame& frame = *batch[e].frame;
-      images[e] = ToBgr(frame);
+      images[e] = ToBgrMat(frame.image);
       if (images[e].empty()) {
         errors[e] = "the frame has no image to run '" + s.module + "' on";
         continue;
@@ -254,7 +238,7 @@ class InferenceExecutor {
         DetectedObject& object = frame.objects[static_cast<size_t>(item.object)];
         object.attributes[key] = r.label;
         object.attributes[key + ".label_id"] = std::to_string(r.label_id);
-        object.attributes[key + ".score"] = detail::FormatNumber(r.score);
+        object.attributes[key + ".score"] = vstream::FormatNumber(r.score);
         for (auto& [name, values] : r.features) object.features[key + "." + name] = std::move(values);
         continue;
       }
@@ -266,6 +250,7 @@ class InferenceExecutor {
 
   const std::shared_ptr<const InferenceSettings> settings_;
   const std::unique_ptr<InferenceBackend> backend_;
+  const std::string device_;
   const int max_batch_;
   const size_t capacity_;
   const std::function<bool(FramePtr)> transmit_;
@@ -287,7 +272,6 @@ using detail::InferenceSettings;
 Inferencer::~Inferencer() { Close(); }
 
 ModuleDescription Inferencer::Describe() {
-  std::vector<std::string> targets = {"auto", "cpu", "opencl", "opencl_fp16", "cuda", "cuda_fp16", "vulkan"};
   return {
       "Runs a model on frames (or on their objects) with batching across streams and named pre/postprocessing.",
       {ParamSpec::Path("model_path", "", "the model file (ONNX, or any format the engine reads)").Required(),
@@ -298,18 +282,21 @@ ModuleDescription Inferencer::Describe() {
        ParamSpec::String("preproc_name", "image",
                          "preprocessor: image (resize, colour order, normalization, layout) or one registered "
                          "with vstream::RegisterPreprocessor"),
-       ParamSpec::Enum("engine", "opencv", {"opencv"}, "inference engine (registered InferenceBackend)"),
-       ParamSpec::Enum("backend", "default", {"default", "opencv", "cuda", "openvino", "vulkan"},
-                       "OpenCV DNN backend"),
-       ParamSpec::Enum("target", "auto", targets,
-                       "OpenCV DNN target; auto: CPU for device -1, else the GPU (CUDA, then OpenCL) if present"),
+       ParamSpec::String("engine", "opencv",
+                         "inference engine: opencv (OpenCV DNN), or any engine registered with "
+                         "vstream::RegisterInferenceBackend; checked at Open"),
+       ParamSpec::String("backend", "default",
+                         "the engine's compute backend; opencv: default, opencv, cuda, openvino, vulkan"),
+       ParamSpec::String("target", "auto",
+                         "the engine's device kind; opencv: auto (the CPU for device -1, else the CUDA device), "
+                         "cpu, opencl, opencl_fp16, cuda, cuda_fp16, vulkan"),
        ParamSpec::Int("device_id", -1,
-                      "device for every instance; -1 is the CPU. A GPU this machine lacks falls back to the CPU "
-                      "with a warning when target is auto, and is an error otherwise")
+                      "device of every instance; -1 is the CPU. With the opencv engine and target auto, a device "
+                      "this machine lacks (a CNStream MLU card) runs on the best available one with a warning")
            .Range(-1, 64),
        ParamSpec::List("devices", "",
                        "devices bound to the parallel instances round-robin (\"0,1,2\": instance i uses device "
-                       "i % 3); a device that does not exist is an error"),
+                       "i % 3; -1 is the CPU); a device this machine lacks is an error at Open"),
        ParamSpec::String("func_name", "", "CNStream setting for Cambricon offline models; accepted and unused"),
        ParamSpec::Int("input_width", 0, "model input width; 0 reads it from the model").Range(0, 16384),
        ParamSpec::Int("input_height", 0, "model input height; 0 reads it from the model").Range(0, 16384),
@@ -377,15 +364,31 @@ vstream::RegisterPostprocessor("plates", [](const std::vector<vstream::Tensor>& 
 and name it in `postproc_name`. `RegisterPreprocessor` does the same for `preproc_name`; the
 built-in one is available to it as `vstream::PreprocessImage`.
 
+## Engines
+
+`engine` names the inference engine, `opencv` (OpenCV DNN) unless one is registered from C++ with
+`vstream::RegisterInferenceBackend(name, factory)` (a class implementing
+`vstream::InferenceBackend`: Load, Prepare, Run); an engine that is not registered fails `Open`
+with the known ones. `backend` and `target` are passed to the engine as they are written; the
+values the parameters below list are OpenCV's.
+
 ## Devices
 
-`device_id` -1 runs on the CPU. `devices` binds the parallel instances round-robin
+Every instance is bound to one device: `device_id` for all of them, or `devices` round-robin
 (`"parallelism": 3, "devices": "0,1"`: instances on 0, 1, 0), as Paddle Serving binds process
-ops to cards; each listed device must exist. With `target: auto` a `device_id` of 0 or more uses
-that GPU through CUDA or OpenCL when OpenCV has it, and otherwise falls back to the CPU with a
-warning (so CNStream configs with `"device_id": 1` run anywhere). A `target` (or `backend`) that
-this OpenCV build or machine cannot run (CUDA in Debian's OpenCV, say) is named in a warning and
-the instance runs on the CPU; a CUDA device number beyond the devices that exist is an error.)"};
+ops to cards. -1 is the CPU. The engine applies the binding; `Open` fails when it cannot, naming
+the device, and the log says where each instance runs (debug level).
+
+With the opencv engine, a device number N selects CUDA device N (backend and target cuda with
+`target: auto`), made current on the instance's thread before every forward pass; that needs an
+OpenCV built with CUDA and a machine that has device N. Without them, N is an error ("device N does
+not exist: this machine or this OpenCV build has no such device") for `devices`; for `device_id`
+with `target: auto` the instance runs on the best available device instead (OpenCV's OpenCL
+device, else the CPU) with a warning, so CNStream configs with `"device_id": 1` (an MLU card) run
+anywhere. Targets opencl, opencl_fp16 and vulkan run on OpenCV's default device of that kind, so
+with them only device 0 (or -1) is accepted. With device -1, a `target` (or `backend`) that this
+OpenCV build or machine cannot run (CUDA in Debian's OpenCV, say) is named in a warning and the
+instance runs on the CPU.)"};
 }
 
 namespace {
@@ -404,94 +407,32 @@ std::vector<float> Floats(const std::vector<std::string>& items, const char* wha
   return out;
 }
 
-// Is OpenCV DNN able to run `target` (with `backend`, or the backend that target needs) here?
-bool TargetAvailable(const std::string& backend, const std::string& target) {
-  static const std::map<std::string, cv::dnn::Target> kTargets = {
-      {"cpu", cv::dnn::DNN_TARGET_CPU},       {"opencl", cv::dnn::DNN_TARGET_OPENCL},
-      {"opencl_fp16", cv::dnn::DNN_TARGET_OPENCL_FP16}, {"cuda", cv::dnn::DNN_TARGET_CUDA},
-      {"cuda_fp16", cv::dnn::DNN_TARGET_CUDA_FP16}, {"vulkan", cv::dnn::DNN_TARGET_VULKAN}};
-  static const std::map<std::string, cv::dnn::Backend> kBackends = {
-      {"default", cv::dnn::DNN_BACKEND_DEFAULT}, {"opencv", cv::dnn::DNN_BACKEND_OPENCV},
-      {"cuda", cv::dnn::DNN_BACKEND_CUDA},       {"openvino", cv::dnn::DNN_BACKEND_INFERENCE_ENGINE},
-      {"vulkan", cv::dnn::DNN_BACKEND_VKCOM}};
-  const auto t = kTargets.find(target);
-  const auto b = kBackends.find(backend);
-  if (t == kTargets.end() || b == kBackends.end()) return false;
-  for (auto available : cv::dnn::getAvailableTargets(b->second)) {
-    if (available == t->second) return true;
-  }
-  return false;
-}
-
-// Decides where an instance runs. A target this machine or OpenCV build cannot run falls back to
-// the CPU with a warning; a device number beyond the devices that exist is an error when the user
-// bound devices explicitly (`devices`, or an explicit target).
-Status ResolveDevice(int device, const std::string& backend, const std::string& target, bool strict,
-                     const std::string& module, BackendOptions* out) {
-  out->backend = backend;
-  out->device_id = device;
-  const int cuda_devices = cv::cuda::getCudaEnabledDeviceCount();
-  const bool opencl = cv::ocl::haveOpenCL();
-  auto cpu = [&](const std::string& why) {
-    VS_LOG_WARN("module '{}': {}; running on the CPU", module, why);
-    out->backend = backend == "cuda" || backend == "vulkan" ? "default" : backend;
-    out->target = "cpu";
-    out->device_id = -1;
-    return Status::Ok();
-  };
-  if (target != "auto") {
-    out->target = target;
-    if (target.rfind("cuda", 0) == 0 && backend == "default") out->backend = "cuda";
-    if (!TargetAvailable(out->backend, target)) {
-      return cpu("target '" + target + "' (backend '" + out->backend +
-                 "') is not available: this OpenCV build or this machine cannot run it");
-    }
-    if (target.rfind("cuda", 0) == 0 && device >= cuda_devices) {
-      return {StatusCode::kInvalidConfig, "device " + std::to_string(device) + " does not exist: OpenCV sees " +
-                                              std::to_string(cuda_devices) + " CUDA device(s)"};
-    }
-    return Status::Ok();
-  }
-  if (device < 0) {
-    out->target = "cpu";
-    return Status::Ok();
-  }
-  if (device < cuda_devices && TargetAvailable("cuda", "cuda")) {
-    out->backend = "cuda";
-    out->target = "cuda";
-    return Status::Ok();
-  }
-  if (opencl && TargetAvailable(backend, "opencl")) {
-    out->target = "opencl";
-    return Status::Ok();
-  }
-  const std::string missing = "device " + std::to_string(device) + " does not exist: OpenCV sees " +
-                              std::to_string(cuda_devices) + " CUDA device(s) and no OpenCL device on this machine";
-  if (strict) return {StatusCode::kInvalidConfig, missing};
-  return cpu("device_id " + std::to_string(device) + ": " + missing);
-}
-
 }  // namespace
 
-bool Inferencer::Open(const ModuleParams& params) {
+Status Inferencer::Open(const ModuleParams& params) {
   auto settings = std::make_shared<InferenceSettings>();
   settings->module = name();
   const std::string post = params.GetString("postproc_name");
-  settings->postprocess = FindPostprocessor(post);
-  if (!settings->postprocess) {
-    return Fail("postproc_name '" + post + "' is not a registered postprocessor; known: " +
-                detail::Join(PostprocessorNames(), ", "));
+  if (auto found = detail::Postprocessors().Find(post)) {
+    settings->postprocess = std::move(*found);
+  } else {
+    return Fail("postproc_name: " + detail::Postprocessors().Unknown(post).message(), StatusCode::kInvalidConfig);
   }
   const std::string pre = params.GetString("preproc_name");
-  settings->preprocess = FindPreprocessor(pre);
-  if (!settings->preprocess) {
-    return Fail("preproc_name '" + pre + "' is not a registered preprocessor; known: " +
-                detail::Join(PreprocessorNames(), ", "));
+  if (auto found = detail::Preprocessors().Find(pre)) {
+    settings->preprocess = std::move(*found);
+  } else {
+    return Fail("preproc_name: " + detail::Preprocessors().Unknown(pre).message(), StatusCode::kInvalidConfig);
+  }
+  const std::string engine = params.GetString("engine");
+  const std::optional<InferenceBackendFactory> factory = detail::InferenceBackends().Find(engine);
+  if (!factory) {
+    return Fail("engine: " + detail::InferenceBackends().Unknown(engine).message(), StatusCode::kInvalidConfig);
   }
   if (params.Has("labels_path")) {
     std::ifstream in(params.GetPath("labels_path"));
     if (!in) return Fail("labels_path: cannot read '" + params.GetPath("labels_path").string() + "'");
-    for (std::string line; std::getline(in, line);) settings->labels.push_back(detail::Trim(line));
+    for (std::string line; std::getline(in, line);) settings->labels.push_back(vstream::Trim(line));
     while (!settings->labels.empty() && settings->labels.back().empty()) settings->labels.pop_back();
   }
   std::string error;
@@ -521,34 +462,42 @@ bool Inferencer::Open(const ModuleParams& params) {
   settings->object_infer = params.GetBool("object_infer");
   settings->object_filter = params.GetList("object_filter");
 
-  // Devices: `devices` round-robin (strict), else device_id for every instance.
+  // Devices: `devices` round-robin, else device_id for every instance. The engine binds them.
   std::vector<int> devices;
-  const bool strict = !params.GetList("devices").empty();
+  const bool listed = !params.GetList("devices").empty();
   for (const auto& d : params.GetList("devices")) {
     char* end = nullptr;
     const long v = std::strtol(d.c_str(), &end, 10);
-    if (d.empty() || *end != '\0' || v < -1) return Fail("devices must be device numbers (-1 for the CPU), got '" + d + "'");
+    if (d.empty() || *end != '\0' || v < -1 || v > 1024) {
+      return Fail("devices must be device numbers (-1 for the CPU), got '" + d + "'", StatusCode::kInvalidConfig);
+    }
     devices.push_back(static_cast<int>(v));
   }
   if (devices.empty()) devices.push_back(static_cast<int>(params.GetInt("device_id")));
 
   const int instances = std::max(1, parallelism());
   const std::filesystem::path model = params.GetPath("model_path");
-  const std::string engine = params.GetString("engine");
   std::vector<std::unique_ptr<InferenceBackend>> backends;
+  std::vector<std::string> bound;  // each instance's device, as its backend bound it
   int max_batch = settings->batch_size;
   for (int i = 0; i < instances; ++i) {
     BackendOptions options;
-    const int device = devices[static_cast<size_t>(i) % devices.size()];
-    if (Status s = ResolveDevice(device, params.GetString("backend"), params.GetString("target"), strict, name(), &options);
-        !s) {
-      return Fail(std::string(strict ? "devices" : "device_id") + ": " + s.message());
-    }
+    options.backend = params.GetString("backend");
+    options.target = params.GetString("target");
+    options.device_id = devices[static_cast<size_t>(i) % devices.size()];
+    options.device_fallback = !listed;
     options.wanted_batch = settings->batch_size;
-    auto backend = CreateInferenceBackend(engine);
-    if (!backend) return Fail("engine '" + engine + "' is not registered");
+    options.module = name();
+    auto backend = (*factory)();
+    if (!backend) return Fail("engine '" + engine + "': its factory made no backend");
     ModelInfo info;
-    if (Status s = backend->Load(model, options, &info); !s) return Fail(s.message());
+    if (Status s = backend->Load(model, options, &info); !s) {
+      // kUnavailable: the device cannot be bound; say which param chose it.
+      if (s.code() == StatusCode::kUnavailable) {
+        return Fail((listed ? "devices: " : "device_id: ") + s.message(), s.code());
+      }
+      return Fail(s.message(), s.code());
+    }
     if (i == 0) {
       // The input: what the params say, else what the model declares; they must agree.
       PreprocessSpec& spec = settings->spec;
@@ -587,33 +536,45 @@ bool Inferencer::Open(const ModuleParams& params) {
       return Fail("model_path '" + model.string() + "': " + s.message());
     }
     max_batch = std::min(max_batch, instance_batch);
-    VS_LOG_DEBUG("module '{}': instance {} on {} (device {})", name(), i, options.target, options.device_id);
+    std::string device = backend->device();
+    if (device.empty()) device = options.device_id < 0 ? "cpu" : "device " + std::to_string(options.device_id);
+    VSTREAM_LOG_DEBUG("module '{}': instance {} ({} engine) bound to {} (device {} asked)", name(), i, engine, device,
+                      options.device_id);
+    bound.push_back(std::move(device));
     backends.push_back(std::move(backend));
   }
   if (settings->batch_size > 1 && max_batch < settings->batch_size) {
-    VS_LOG_INFO("module '{}': model '{}' runs one image per call (its graph fixes the batch at {}); batch_size {} "
+    VSTREAM_LOG_INFO("module '{}': model '{}' runs one image per call (its graph fixes the batch at {}); batch_size {} "
                 "collects frames across streams and runs them one by one",
                 name(), model.filename().string(), max_batch, settings->batch_size);
   }
   settings_ = settings;
-  for (auto& backend : backends) {
+  for (size_t i = 0; i < backends.size(); ++i) {
     executors_.push_back(std::make_unique<detail::InferenceExecutor>(
-        settings_, std::move(backend), max_batch, [this](FramePtr frame) { return Transmit(std::move(frame)); },
+        settings_, std::move(backends[i]), std::move(bound[i]), max_batch, [this](FramePtr frame) { return Transmit(std::move(frame)); },
         [this](const FramePtr& frame, const std::string& message) { ReportFrameError(frame, message); }));
   }
-  return true;
+  return {};
 }
 
 void Inferencer::Close() { executors_.clear(); }
 
-int Inferencer::Process(FramePtr frame) {
-  const int worker = CurrentWorker();
-  if (worker < 0 || static_cast<size_t>(worker) >= executors_.size()) {
-    Fail("Inferencer::Process must be called by a pipeline worker");
-    return -1;
-  }
-  executors_[static_cast<size_t>(worker)]->Push(std::move(frame), Skipping());
-  return 1;  // the executor transmits it
+std::vector<std::string> Inferencer::InstanceDevices() const {
+  std::vector<std::string> devices;
+  for (const auto& executor : executors_) devices.push_back(executor->device());
+  return devices;
+}
+
+Status Inferencer::Process(FramePtr frame) { return Enqueue(std::move(frame), false); }
+
+Status Inferencer::ProcessSkipped(FramePtr frame) { return Enqueue(std::move(frame), true); }
+
+Status Inferencer::Enqueue(FramePtr frame, bool skipped) {
+  // One executor per worker; a stream always reaches the same worker, so its frames stay in order.
+  const size_t worker = WorkerFor(frame->stream_id);
+  if (worker >= executors_.size()) return Fail("module '" + name() + "' is not open", StatusCode::kFailedState);
+  executors_[worker]->Push(std::move(frame), skipped);
+  return Status::Ok();
 }
 
 VSTREAM_REGISTER_MODULE(Inferencer);

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
 #include <numeric>
 
 #include <opencv2/imgproc.hpp>
+
+#include "registries.hpp"
 
 namespace vstream {
 
@@ -19,16 +19,6 @@ BoundingBox RegionTransform::ToRegion(float x1, float y1, float x2, float y2) co
   const float right = clamp01((x2 - pad_x) / scale_x / w);
   const float bottom = clamp01((y2 - pad_y) / scale_y / h);
   return {left, top, std::max(0.0f, right - left), std::max(0.0f, bottom - top)};
-}
-
-float IntersectionOverUnion(const BoundingBox& a, const BoundingBox& b) {
-  const float x1 = std::max(a.x, b.x);
-  const float y1 = std::max(a.y, b.y);
-  const float x2 = std::min(a.x + a.w, b.x + b.w);
-  const float y2 = std::min(a.y + a.h, b.y + b.h);
-  const float inter = std::max(0.0f, x2 - x1) * std::max(0.0f, y2 - y1);
-  const float uni = a.w * a.h + b.w * b.h - inter;
-  return uni <= 0 ? 0 : inter / uni;
 }
 
 void NonMaximumSuppression(std::vector<DetectedObject>* objects, float iou_threshold, bool per_label) {
@@ -288,56 +278,43 @@ Status Yolo(const std::vector<Tensor>& outputs, int64_t item, const PostprocessC
   return Status::Ok();
 }
 
-std::mutex& ProcessorsMutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-std::map<std::string, Preprocessor>& Preprocessors() {
-  static std::map<std::string, Preprocessor> processors = {{"image", PreprocessImage}};  // guarded by ProcessorsMutex()
-  return processors;
-}
-std::map<std::string, Postprocessor>& Postprocessors() {
-  static std::map<std::string, Postprocessor> processors = {
-      {"classification", Classification}, {"PostprocClassification", Classification},
-      {"blazeface", BlazeFace},           {"ssd", Ssd},
-      {"PostprocSsd", Ssd},               {"yolo", Yolo},
-      {"PostprocYolov5", Yolo}};  // guarded by ProcessorsMutex()
-  return processors;
-}
-
-template <typename Map, typename Fn>
-bool Add(Map& map, const std::string& name, Fn fn) {
-  if (name.empty() || !fn) return false;
-  std::lock_guard<std::mutex> lock(ProcessorsMutex());
-  return map.emplace(name, std::move(fn)).second;
-}
-
-template <typename Map>
-typename Map::mapped_type Get(Map& map, const std::string& name) {
-  std::lock_guard<std::mutex> lock(ProcessorsMutex());
-  auto it = map.find(name);
-  return it == map.end() ? typename Map::mapped_type{} : it->second;
-}
-
-template <typename Map>
-std::vector<std::string> Names(Map& map) {
-  std::lock_guard<std::mutex> lock(ProcessorsMutex());
-  std::vector<std::string> names;
-  for (const auto& [name, fn] : map) names.push_back(name);
-  return names;
-}
-
 }  // namespace
 
+namespace detail {
+
+NamedRegistry<Preprocessor>& Preprocessors() {
+  static NamedRegistry<Preprocessor> registry("preprocessor");
+  static const bool built_in = registry.Register("image", PreprocessImage);
+  (void)built_in;
+  return registry;
+}
+
+NamedRegistry<Postprocessor>& Postprocessors() {
+  static NamedRegistry<Postprocessor> registry("postprocessor");
+  // CNStream's postprocessor class names are aliases of the built-in ones.
+  static const bool built_in = registry.Register("classification", Classification, {"PostprocClassification"}) &&
+                               registry.Register("blazeface", BlazeFace) &&
+                               registry.Register("ssd", Ssd, {"PostprocSsd"}) &&
+                               registry.Register("yolo", Yolo, {"PostprocYolov5"});
+  (void)built_in;
+  return registry;
+}
+
+}  // namespace detail
+
 bool RegisterPreprocessor(const std::string& name, Preprocessor preprocessor) {
-  return Add(Preprocessors(), name, std::move(preprocessor));
+  return preprocessor && detail::Preprocessors().Register(name, std::move(preprocessor));
 }
 bool RegisterPostprocessor(const std::string& name, Postprocessor postprocessor) {
-  return Add(Postprocessors(), name, std::move(postprocessor));
+  return postprocessor && detail::Postprocessors().Register(name, std::move(postprocessor));
 }
-Preprocessor FindPreprocessor(const std::string& name) { return Get(Preprocessors(), name); }
-Postprocessor FindPostprocessor(const std::string& name) { return Get(Postprocessors(), name); }
-std::vector<std::string> PreprocessorNames() { return Names(Preprocessors()); }
-std::vector<std::string> PostprocessorNames() { return Names(Postprocessors()); }
+Preprocessor FindPreprocessor(const std::string& name) {
+  return detail::Preprocessors().Find(name).value_or(Preprocessor{});
+}
+Postprocessor FindPostprocessor(const std::string& name) {
+  return detail::Postprocessors().Find(name).value_or(Postprocessor{});
+}
+std::vector<std::string> PreprocessorNames() { return detail::Preprocessors().Names(); }
+std::vector<std::string> PostprocessorNames() { return detail::Postprocessors().Names(); }
 
 }  // namespace vstream

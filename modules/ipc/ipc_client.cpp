@@ -11,7 +11,7 @@
 #include <typeindex>
 
 #include "ipc_socket.hpp"
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "vstream/modules/module_ipc.hpp"
 #include "vstream/user_data_codec.hpp"
 
@@ -33,12 +33,12 @@ uint64_t RandomClientId() {
 
 }  // namespace
 
-IpcClient::IpcClient(ModuleIPC* module, ClientSettings settings)
+IpcClient::IpcClient(IpcSender* module, ClientSettings settings)
     : module_(module), settings_(std::move(settings)), client_id_(RandomClientId()) {}
 
 IpcClient::~IpcClient() {
   Interrupt();
-  Stop();
+  if (Status s = Stop(); !s) VSTREAM_LOG_ERROR("module '{}': {}", settings_.module, s.message());
 }
 
 Status IpcClient::Start() {
@@ -134,7 +134,7 @@ Status IpcClient::EnsureSegment(size_t bytes) {
                               " bytes: lower max_cachedframe_size or free space in /dev/shm)"};
       }
       if (segment_ != nullptr) {
-        VS_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes,
+        VSTREAM_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes,
                     slot_size);
       }
       segment_ = std::move(created);
@@ -218,7 +218,7 @@ void IpcClient::EncodeUserData(const Frame& frame, FrameMessage* message) {
   std::lock_guard<std::mutex> lock(state_mutex_);
   for (const auto& key : without_codec) {
     if (unsent_keys_.insert(key).second) {
-      VS_LOG_WARN("module '{}': user data '{}' has a type without a codec and stays in this process; register one with "
+      VSTREAM_LOG_WARN("module '{}': user data '{}' has a type without a codec and stays in this process; register one with "
                   "vstream::RegisterUserDataCodec in both processes to send it",
                   settings_.module, key);
     }
@@ -288,7 +288,7 @@ void IpcClient::Run() {
     int fd = -1;
     if (!Connect(&fd)) {
       if (!warned && std::chrono::steady_clock::now() - waiting_since > kWaitingWarning) {
-        VS_LOG_WARN("module '{}': waiting for a ModuleIPC server on '{}' (start the server's config)", settings_.module,
+        VSTREAM_LOG_WARN("module '{}': waiting for a ModuleIPC server on '{}' (start the server's config)", settings_.module,
                     settings_.socket_path);
         warned = true;
       }
@@ -306,12 +306,12 @@ void IpcClient::Run() {
 bool IpcClient::Connect(int* fd) {
   Status s = ipc::Connect(settings_.socket_path, fd);
   if (!s) {
-    if (s.code() != StatusCode::kUnavailable) VS_LOG_DEBUG("module '{}': {}", settings_.module, s.message());
+    if (s.code() != StatusCode::kUnavailable) VSTREAM_LOG_DEBUG("module '{}': {}", settings_.module, s.message());
     return false;
   }
   auto give_up = [&](const std::string& why) {
     // Retried every 200 ms at most: the same refusal is logged once.
-    if (!why.empty() && why != last_refusal_) VS_LOG_ERROR("module '{}': {}", settings_.module, why);
+    if (!why.empty() && why != last_refusal_) VSTREAM_LOG_ERROR("module '{}': {}", settings_.module, why);
     if (!why.empty()) last_refusal_ = why;
     ::close(*fd);
     *fd = -1;
@@ -335,7 +335,7 @@ bool IpcClient::Connect(int* fd) {
   if (!answer) return give_up("");  // stopping, or the server went away again
   if (type == MessageType::kError) {
     std::string reason;
-    DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
+    if (!DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason)) reason = "(its error message could not be decoded)";
     return give_up("the ModuleIPC server on '" + settings_.socket_path + "' refused this client: " + reason);
   }
   if (type != MessageType::kWelcome) return give_up("the ModuleIPC server on '" + settings_.socket_path + "' did not answer Hello");
@@ -359,10 +359,10 @@ bool IpcClient::Connect(int* fd) {
   const bool reconnect = connected_before_;
   connected_before_ = true;
   if (resend.empty() || !reconnect) {
-    VS_LOG_INFO("module '{}': connected to the ModuleIPC server on '{}'{}", settings_.module, settings_.socket_path,
+    VSTREAM_LOG_INFO("module '{}': connected to the ModuleIPC server on '{}'{}", settings_.module, settings_.socket_path,
                 resend.empty() ? "" : " and sent the " + std::to_string(resend.size()) + " frame(s) that waited for it");
   } else {
-    VS_LOG_WARN("module '{}': connected to the ModuleIPC server on '{}' and resent {} unacknowledged frame(s)", settings_.module,
+    VSTREAM_LOG_WARN("module '{}': connected to the ModuleIPC server on '{}' and resent {} unacknowledged frame(s)", settings_.module,
                 settings_.socket_path, resend.size());
   }
   return true;
@@ -410,7 +410,7 @@ bool IpcClient::ReadReleases(int fd) {
       return true;
     } else if (type == MessageType::kError) {
       std::string reason;
-      DecodeError(bytes, payload.size(), &reason);
+      if (!DecodeError(bytes, payload.size(), &reason)) reason = "(its error message could not be decoded)";
       Disconnect(fd, "the server closed the connection: " + reason, true);
       return true;
     } else {
@@ -432,10 +432,10 @@ void IpcClient::Disconnect(int fd, const std::string& why, bool warn) {
     pending = unacked_.size();
   }
   if (warn) {
-    VS_LOG_WARN("module '{}': lost the ModuleIPC server on '{}' ({}); {} unacknowledged frame(s) will be resent to the next one",
+    VSTREAM_LOG_WARN("module '{}': lost the ModuleIPC server on '{}' ({}); {} unacknowledged frame(s) will be resent to the next one",
                 settings_.module, settings_.socket_path, why, pending);
   } else {
-    VS_LOG_INFO("module '{}': the ModuleIPC server on '{}' said goodbye; {} unacknowledged frame(s) wait for the next one",
+    VSTREAM_LOG_INFO("module '{}': the ModuleIPC server on '{}' said goodbye; {} unacknowledged frame(s) wait for the next one",
                 settings_.module, settings_.socket_path, pending);
   }
 }

@@ -1,4 +1,4 @@
-// IpcClient: the sending end of a ModuleIPC pair (private; ModuleIPC with ipc_type "client").
+// IpcClient: the sending end of a ModuleIPC pair (private; IpcSender, ModuleIPC with ipc_type "client").
 //
 // Process() copies a frame's pixels into a free slot of the client's shared-memory segment, keeps
 // the encoded frame message as unacknowledged, and sends it when connected. One I/O thread
@@ -28,7 +28,7 @@
 #include "vstream/status.hpp"
 
 namespace vstream {
-class ModuleIPC;
+class IpcSender;
 }
 
 namespace vstream::detail::ipc {
@@ -42,7 +42,7 @@ struct ClientSettings {
 
 class IpcClient {
  public:
-  IpcClient(ModuleIPC* module, ClientSettings settings);
+  IpcClient(IpcSender* module, ClientSettings settings);
   ~IpcClient();
 
   Status Start();
@@ -77,7 +77,7 @@ class IpcClient {
   bool WaitBackoff(int milliseconds);
   void EncodeUserData(const Frame& frame, FrameMessage* message);
 
-  ModuleIPC* module_;
+  IpcSender* module_;
   const ClientSettings settings_;
   const uint64_t client_id_;
   int wake_fd_ = -1;  // eventfd: readable once stopping, ends the I/O thread's waits

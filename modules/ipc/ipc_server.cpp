@@ -14,15 +14,13 @@
 
 #include "ipc_protocol.hpp"
 #include "ipc_socket.hpp"
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "shm_segment.hpp"
 #include "vstream/modules/module_ipc.hpp"
 #include "vstream/user_data_codec.hpp"
 
 namespace vstream::detail::ipc {
 namespace {
-
-thread_local bool t_adding_stream = false;
 
 /// Runs `release(acknowledge)` when the last copy of the token goes. A frame's token is held by the
 /// frame (its OnDestroy hook) and by its image buffer's release, so it goes when both are gone.
@@ -175,12 +173,10 @@ struct IpcServer::StreamEntry {
   bool ended = false;    // its EOS was sent; frames of it are dropped until the client's EOS
 };
 
-IpcServer::IpcServer(ModuleIPC* module, ServerSettings settings)
+IpcServer::IpcServer(IpcReceiver* module, ServerSettings settings)
     : module_(module), settings_(std::move(settings)), acks_suspended_(std::make_shared<std::atomic<bool>>(false)) {}
 
 IpcServer::~IpcServer() { Stop(); }
-
-bool IpcServer::AddingStream() { return t_adding_stream; }
 
 void IpcServer::SuspendAcknowledgements() { acks_suspended_->store(true); }
 
@@ -191,7 +187,7 @@ Status IpcServer::Start() {
   if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
   module_->SetExpectingStreams(true);
   accept_thread_ = std::thread([this] { AcceptLoop(); });
-  VS_LOG_INFO("module '{}': ModuleIPC server listening on '{}'", settings_.module, settings_.socket_path);
+  VSTREAM_LOG_INFO("module '{}': ModuleIPC server listening on '{}'", settings_.module, settings_.socket_path);
   return Status::Ok();
 }
 
@@ -258,14 +254,14 @@ void IpcServer::AcceptLoop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      VS_LOG_ERROR("module '{}': poll on the listening socket failed: {}", settings_.module, std::strerror(errno));
+      VSTREAM_LOG_ERROR("module '{}': poll on the listening socket failed: {}", settings_.module, std::strerror(errno));
       return;
     }
     if ((fds[1].revents & POLLIN) != 0) return;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
     if (Status peer = CheckPeer(fd); !peer) {
-      VS_LOG_WARN("module '{}': {}", settings_.module, peer.message());
+      VSTREAM_LOG_WARN("module '{}': {}", settings_.module, peer.message());
       const std::string refusal = EncodeError(peer.message());
       (void)!::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd);
@@ -333,7 +329,7 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
         break;
       } else if (type == MessageType::kError) {
         std::string reason;
-        DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
+        if (!DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason)) reason = "(its error message could not be decoded)";
         why = "it reported an error: " + reason;
         break;
       } else {
@@ -415,7 +411,7 @@ Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, con
   }
   connection->client = client;
   if (first) {
-    VS_LOG_INFO("module '{}': client process {} connected", settings_.module, hello.pid);
+    VSTREAM_LOG_INFO("module '{}': client process {} connected", settings_.module, hello.pid);
     if (!connection->Send(EncodeWelcome())) return {StatusCode::kUnavailable, "the client went away"};
   }
   return Status::Ok();
@@ -481,9 +477,7 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     }
   }
   if (add) {
-    t_adding_stream = true;
-    Status added = module_->AddSource(id, "ipc://" + std::to_string(connection->pid), {});
-    t_adding_stream = false;
+    Status added = module_->StartStream(id);
     if (!added) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -588,7 +582,7 @@ void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool
   if (client == nullptr) {
     // Never said Hello (a probe, a refused or broken peer): nothing of it to end.
     if (!stopping) {
-      VS_LOG_DEBUG("module '{}': a connection from pid {} closed before Hello: {}", settings_.module, connection->pid, why);
+      VSTREAM_LOG_DEBUG("module '{}': a connection from pid {} closed before Hello: {}", settings_.module, connection->pid, why);
       UpdateExpecting();
     }
     return;
@@ -625,9 +619,9 @@ void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool
   }
   if (stopping) return;
   if (clean) {
-    VS_LOG_INFO("module '{}': {} said goodbye", settings_.module, who);
+    VSTREAM_LOG_INFO("module '{}': {} said goodbye", settings_.module, who);
   } else {
-    VS_LOG_ERROR("module '{}': {} disconnected: {}; {} open stream(s) ended with an error", settings_.module, who, why,
+    VSTREAM_LOG_ERROR("module '{}': {} disconnected: {}; {} open stream(s) ended with an error", settings_.module, who, why,
                  open.size());
     if (ProcessGone(client->pid)) ShmSegment::RemoveStale();
   }
@@ -648,7 +642,7 @@ void IpcServer::UpdateExpecting() {
 
 void IpcServer::ReportOnce(Connection& connection, const std::string& key, const std::string& message) {
   if (!connection.reported.insert(key).second) return;
-  VS_LOG_WARN("module '{}': {}", settings_.module, message);
+  VSTREAM_LOG_WARN("module '{}': {}", settings_.module, message);
   module_->ReportModuleError(message);
 }
 

@@ -1,4 +1,4 @@
-// IpcServer: the receiving end of a ModuleIPC pair (private; ModuleIPC with ipc_type "server").
+// IpcServer: the receiving end of a ModuleIPC pair (private; IpcReceiver, ModuleIPC with ipc_type "server").
 //
 // Listens on the Unix socket; an accept thread checks each peer's uid and starts one reader thread
 // per connection. A reader maps the client's segment (Hello), turns each Frame message into a frame
@@ -32,7 +32,7 @@
 #include "vstream/status.hpp"
 
 namespace vstream {
-class ModuleIPC;
+class IpcReceiver;
 }
 
 namespace vstream::detail::ipc {
@@ -45,7 +45,7 @@ struct ServerSettings {
 
 class IpcServer {
  public:
-  IpcServer(ModuleIPC* module, ServerSettings settings);
+  IpcServer(IpcReceiver* module, ServerSettings settings);
   ~IpcServer();
 
   Status Start();
@@ -54,8 +54,6 @@ class IpcServer {
   void Stop();
   /// Ends `stream_id` (RemoveSource). Its reader thread sends the EOS, in order with its frames.
   void RemoveStream(const std::string& stream_id);
-  /// True on a server thread that is adding a stream itself (ModuleIPC::OnAddSource accepts only those).
-  static bool AddingStream();
   /// The pipeline aborts: frames released from now on were dropped, not finished, so they are not
   /// acknowledged (the client keeps them for the next server).
   void SuspendAcknowledgements();
@@ -74,7 +72,7 @@ class IpcServer {
   void UpdateExpecting();
   void ReportOnce(Connection& connection, const std::string& stream_id, const std::string& message);
 
-  ModuleIPC* module_;
+  IpcReceiver* module_;
   const ServerSettings settings_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: ends the accept thread's wait

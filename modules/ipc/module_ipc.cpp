@@ -1,25 +1,19 @@
 #include "vstream/modules/module_ipc.hpp"
 
+#include <map>
+
 #include "ipc_client.hpp"
 #include "ipc_server.hpp"
 #include "ipc_socket.hpp"
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
 
-ModuleIPC::ModuleIPC(std::string name) : SourceModule(std::move(name)) {}
-
-ModuleIPC::~ModuleIPC() { Close(); }
-
-bool ModuleIPC::IsSource(const std::map<std::string, std::string>& custom_params) {
-  auto it = custom_params.find("ipc_type");
-  return it != custom_params.end() && it->second == "server";
-}
-
-ModuleDescription ModuleIPC::Describe() {
+ModuleDescription DescribeModuleIPC() {
   ModuleDescription d;
-  d.summary = "Splits a pipeline across processes: pixels in shared memory, metadata over a Unix socket.";
+  d.summary = "Splits a pipeline across processes: pixels in shared memory, metadata over a Unix socket "
+              "(IpcSender for ipc_type client, IpcReceiver for server).";
   d.params = {
       ParamSpec::Enum("ipc_type", "", {"client", "server"},
                       "client: the last module of the upstream process (sends frames); server: the first module of "
@@ -75,25 +69,38 @@ never acknowledged within `close_timeout_ms`.)";
   return d;
 }
 
-bool ModuleIPC::Open(const ModuleParams& params) {
-  const bool server = params.GetString("ipc_type") == "server";
+namespace {
+/// The ModuleIPC parameters for one role: `ipc_type` optional and only that role's value.
+ModuleDescription DescribeRole(const std::string& role, const std::string& summary) {
+  ModuleDescription d = DescribeModuleIPC();
+  d.summary = summary;
+  for (ParamSpec& spec : d.params) {
+    if (spec.name == "ipc_type") spec = ParamSpec::Enum("ipc_type", role, {role}, "always " + role + " for this class (optional)");
+  }
+  return d;
+}
+
+Status SocketPathParam(const ModuleParams& params, std::string* path) {
+  if (Status s = detail::ipc::SocketPath(params.GetString("socket_address"), path); !s) {
+    return {StatusCode::kInvalidConfig, "socket_address: " + s.message()};
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+// IpcSender ------------------------------------------------------------------------------------
+
+IpcSender::IpcSender(std::string name) : Module(std::move(name)) {}
+
+IpcSender::~IpcSender() { Close(); }
+
+ModuleDescription IpcSender::Describe() {
+  return DescribeRole("client", "Sends every frame to an IpcReceiver in another process (ModuleIPC with ipc_type client).");
+}
+
+Status IpcSender::Open(const ModuleParams& params) {
   std::string path;
-  if (Status s = detail::ipc::SocketPath(params.GetString("socket_address"), &path); !s) {
-    return Fail("socket_address: " + s.message());
-  }
-  if (server) {
-    if (params.GetInt("device_id") >= 0) {
-      VS_LOG_INFO("module '{}': device_id {}: frames from the client arrive in CPU memory; the Inferencer's device_id "
-                  "chooses the device",
-                  name(), params.GetInt("device_id"));
-    }
-    server_ = std::make_unique<detail::ipc::IpcServer>(this, detail::ipc::ServerSettings{name(), path, params.GetBool("keep_serving")});
-    if (Status s = server_->Start(); !s) {
-      server_.reset();
-      return Fail("socket_address: " + s.message());
-    }
-    return true;
-  }
+  if (Status s = SocketPathParam(params, &path); !s) return s;
   detail::ipc::ClientSettings settings;
   settings.module = name();
   settings.socket_path = path;
@@ -102,50 +109,88 @@ bool ModuleIPC::Open(const ModuleParams& params) {
   client_ = std::make_unique<detail::ipc::IpcClient>(this, settings);
   if (Status s = client_->Start(); !s) {
     client_.reset();
-    return Fail(s.message());
+    return s;
   }
-  return true;
+  return Status::Ok();
 }
 
-void ModuleIPC::Close() {
-  if (server_ != nullptr) {
-    server_->Stop();
-    server_.reset();
-  }
-  if (client_ != nullptr) {
-    Status s = client_->Stop();
-    client_.reset();
-    if (!s) {
-      VS_LOG_ERROR("module '{}': {}", name(), s.message());
-      ReportModuleError(s.message());
-    }
+void IpcSender::Close() {
+  if (client_ == nullptr) return;
+  Status s = client_->Stop();
+  client_.reset();
+  if (!s) {
+    VSTREAM_LOG_ERROR("module '{}': {}", name(), s.message());
+    ReportModuleError(s.message());
   }
 }
 
-int ModuleIPC::Process(FramePtr frame) {
-  if (client_ == nullptr) return SourceModule::Process(std::move(frame));
-  if (Status s = client_->Send(frame); !s) {
-    Fail(s.message());
-    return -1;
-  }
-  return 0;
+Status IpcSender::Process(FramePtr frame) {
+  if (client_ == nullptr) return Fail("module '" + name() + "' is not open", StatusCode::kFailedState);
+  return client_->Send(frame);
 }
 
-void ModuleIPC::Interrupt() {
+void IpcSender::Interrupt() {
   if (client_ != nullptr) client_->Interrupt();
+}
+
+// IpcReceiver ----------------------------------------------------------------------------------
+
+IpcReceiver::IpcReceiver(std::string name) : SourceModule(std::move(name)) {}
+
+IpcReceiver::~IpcReceiver() { Close(); }
+
+ModuleDescription IpcReceiver::Describe() {
+  return DescribeRole("server", "Receives the frames IpcSenders in other processes send (ModuleIPC with ipc_type server).");
+}
+
+Status IpcReceiver::Open(const ModuleParams& params) {
+  std::string path;
+  if (Status s = SocketPathParam(params, &path); !s) return s;
+  if (params.GetInt("device_id") >= 0) {
+    VSTREAM_LOG_INFO("module '{}': device_id {}: frames from the client arrive in CPU memory; the Inferencer's device_id "
+                     "chooses the device",
+                     name(), params.GetInt("device_id"));
+  }
+  server_ = std::make_unique<detail::ipc::IpcServer>(this, detail::ipc::ServerSettings{name(), path, params.GetBool("keep_serving")});
+  if (Status s = server_->Start(); !s) {
+    server_.reset();
+    return {s.code(), "socket_address: " + s.message()};
+  }
+  return Status::Ok();
+}
+
+void IpcReceiver::Close() {
+  if (server_ == nullptr) return;
+  server_->Stop();
+  server_.reset();
+}
+
+void IpcReceiver::Interrupt() {
   if (server_ != nullptr) server_->SuspendAcknowledgements();
 }
 
-Status ModuleIPC::OnAddSource(const std::string& stream_id, const std::string& /*uri*/, const StreamOptions& /*options*/) {
-  if (server_ != nullptr && detail::ipc::IpcServer::AddingStream()) return Status::Ok();
+Status IpcReceiver::OnAddSource(const std::string& stream_id, const std::string& /*uri*/, const StreamOptions& /*options*/) {
   return {StatusCode::kInvalidArgument, "module '" + name() + "': the streams of a ModuleIPC server come from its clients; add '" +
                                             stream_id + "' to the client process's source instead"};
 }
 
-void ModuleIPC::OnRemoveSource(const std::string& stream_id) {
+void IpcReceiver::OnRemoveSource(const std::string& stream_id) {
   if (server_ != nullptr) server_->RemoveStream(stream_id);
 }
 
-VSTREAM_REGISTER_MODULE(ModuleIPC);
+VSTREAM_REGISTER_MODULE(IpcSender);
+VSTREAM_REGISTER_MODULE(IpcReceiver);
+
+// "ModuleIPC": CNStream's name for both ends; ipc_type chooses the class.
+[[maybe_unused]] const bool kModuleIpcRegistered = ModuleRegistry::Instance().Register([] {
+  ModuleRegistry::Entry entry;
+  entry.class_name = "ModuleIPC";
+  entry.describe = [] { return DescribeModuleIPC(); };
+  entry.choose = [](const std::map<std::string, std::string>& params) -> std::string {
+    auto it = params.find("ipc_type");
+    return it != params.end() && it->second == "server" ? "IpcReceiver" : "IpcSender";
+  };
+  return entry;
+}());
 
 }  // namespace vstream

@@ -24,7 +24,7 @@ frames pass the Osd. Frames in NV12 or GRAY8 are converted to BGR24 (the frame's
 replaced by the annotated copy).)"};
 }
 
-bool Osd::Open(const ModuleParams& params) {
+Status Osd::Open(const ModuleParams& params) {
   thickness_ = static_cast<int>(params.GetInt("thickness"));
   font_scale_ = params.GetDouble("font_scale");
   labels_ = params.GetBool("show_labels");
@@ -33,7 +33,7 @@ bool Osd::Open(const ModuleParams& params) {
   keypoints_ = params.GetBool("show_keypoints");
   fps_ = params.GetBool("show_fps");
   rates_.Reset(parallelism());
-  return true;
+  return {};
 }
 
 void Osd::Close() { rates_.Clear(); }
@@ -46,20 +46,15 @@ cv::Scalar ColourFor(int64_t key) {
 }
 }  // namespace
 
-int Osd::Process(FramePtr frame) {
+Status Osd::Process(FramePtr frame) {
   if (frame->IsEos()) {
     rates_.Erase(frame->stream_id);
-    return 0;
+    return {};
   }
   VideoFrame& image = frame->image;
-  if (image.empty()) return 0;
+  if (image.empty()) return {};
   if (image.format() == PixelFormat::kNV12 || image.format() == PixelFormat::kGray8) {
-    cv::Mat source = ToMat(image);
-    if (source.empty()) source = ToMat(image = image.Clone());
-    VideoFrame bgr = VideoFrame::Allocate(image.width(), image.height(), PixelFormat::kBGR24);
-    cv::Mat target = ToMat(bgr);
-    cv::cvtColor(source, target, image.format() == PixelFormat::kNV12 ? cv::COLOR_YUV2BGR_NV12 : cv::COLOR_GRAY2BGR);
-    image = std::move(bgr);
+    image = FromMat(ToBgrMat(image));  // draw in colour
   }
   cv::Mat canvas = ToMat(image);
   const bool rgb = image.format() == PixelFormat::kRGB24;
@@ -114,7 +109,7 @@ int Osd::Process(FramePtr frame) {
     cv::putText(canvas, text, cv::Point(8, 22), font, font_scale_ * 1.2, cv::Scalar(0, 0, 0), 3, cv::LINE_AA);
     cv::putText(canvas, text, cv::Point(8, 22), font, font_scale_ * 1.2, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
   }
-  return 0;
+  return {};
 }
 
 VSTREAM_REGISTER_MODULE(Osd);

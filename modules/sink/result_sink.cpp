@@ -39,7 +39,7 @@ is -1 until a Tracker assigns one; `attributes` holds what secondary models wrot
 Feature vectors are not written. Folders in `path` are created as needed.)"};
 }
 
-bool ResultSink::Open(const ModuleParams& params) {
+Status ResultSink::Open(const ModuleParams& params) {
   path_ = params.GetString("path");
   append_ = params.GetBool("append");
   flush_ = params.GetBool("flush");
@@ -47,7 +47,7 @@ bool ResultSink::Open(const ModuleParams& params) {
   if (path_.find("{stream}") == std::string::npos && FileFor("") == nullptr) {
     return Fail("path: cannot open '" + path_ + "' for writing");
   }
-  return true;
+  return {};
 }
 
 void ResultSink::Close() {
@@ -104,12 +104,11 @@ std::string ResultSink::ToJsonLine(const Frame& frame) {
   return line.dump();
 }
 
-int ResultSink::Process(FramePtr frame) {
-  if (frame->IsEos()) return 0;
+Status ResultSink::Process(FramePtr frame) {
+  if (frame->IsEos()) return {};
   File* file = FileFor(frame->stream_id);
   if (file == nullptr) {
-    Fail("cannot open the output for stream '" + frame->stream_id + "'");
-    return -1;
+    return Fail("cannot open the output for stream '" + frame->stream_id + "'");
   }
   std::string line;
   {
@@ -119,11 +118,10 @@ int ResultSink::Process(FramePtr frame) {
   line += '\n';
   std::lock_guard<std::mutex> lock(file->mutex);
   if (std::fwrite(line.data(), 1, line.size(), file->handle) != line.size()) {
-    Fail("writing the results failed (disk full?)");
-    return -1;
+    return Fail("writing the results failed (disk full?)");
   }
   if (flush_) std::fflush(file->handle);
-  return 0;
+  return {};
 }
 
 VSTREAM_REGISTER_MODULE(ResultSink);

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <thread>
 
-#include "log_internal.hpp"
+#include "vstream/log.hpp"
 #include "stream_reader.hpp"
-#include "text_util.hpp"
+#include "vstream/text.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
@@ -176,7 +176,7 @@ Status ExpandInputs(const std::vector<std::string>& entries, const std::filesyst
       if (!in) return {StatusCode::kNotFound, "inputs: cannot read the input list '" + list.string() + "'"};
       lines.clear();
       for (std::string line; std::getline(in, line);) {
-        line = detail::Trim(line);
+        line = vstream::Trim(line);
         if (!line.empty() && line[0] != '#') lines.push_back(line);
       }
       list_base = list.parent_path();
@@ -200,20 +200,20 @@ Status ExpandInputs(const std::vector<std::string>& entries, const std::filesyst
 }
 }  // namespace
 
-bool DataSource::Open(const ModuleParams& params) {
+Status DataSource::Open(const ModuleParams& params) {
   auto settings = std::make_unique<detail::ReaderSettings>();
   settings->format = ParsePixelFormat(params.GetString("pixel_format"));
   settings->decoder_threads = static_cast<int>(params.GetInt("decoder_threads"));
   settings->device_id = static_cast<int>(params.GetInt("device_id"));
   const std::string decoder_type = params.GetString("decoder_type");
   if (decoder_type == "mlu") {
-    VS_LOG_WARN("module '{}': decoder_type 'mlu' is CNStream's Cambricon decoder; using the best available "
+    VSTREAM_LOG_WARN("module '{}': decoder_type 'mlu' is CNStream's Cambricon decoder; using the best available "
                 "decoder instead (decoder_type hw: a hardware decoder if this machine has one, else the CPU)",
                 name());
   }
   settings->hardware = decoder_type != "cpu" && settings->device_id >= 0;
   if (params.GetString("output_type") == "mlu") {
-    VS_LOG_WARN("module '{}': output_type 'mlu' is not available: frames are delivered in CPU memory", name());
+    VSTREAM_LOG_WARN("module '{}': output_type 'mlu' is not available: frames are delivered in CPU memory", name());
   }
   settings->loop = params.GetBool("loop");
   settings->frame_rate = params.GetDouble("frame_rate");
@@ -236,7 +236,7 @@ bool DataSource::Open(const ModuleParams& params) {
       if (Status s = AddSource(id, uri); !s) return Fail("inputs: " + s.message());
     }
   }
-  return true;
+  return {};
 }
 
 void DataSource::Close() {
@@ -311,9 +311,9 @@ Status DataSource::OnAddSource(const std::string& stream_id, const std::string& 
 }
 
 void DataSource::Run(const std::shared_ptr<Stream>& stream) {
-  const std::string error = stream->reader->Run([this](FramePtr frame) { return Transmit(std::move(frame)); });
+  const Status status = stream->reader->Run([this](FramePtr frame) { return Transmit(std::move(frame)); });
   if (stream->feed) stream->feed->Cancel();  // a PushBytes waiting on a full buffer must not wait forever
-  EndStream(stream->id, stream->reader->next_index(), error);
+  EndStream(stream->id, stream->reader->next_index(), status.message());  // "" (no error event) when OK
   stream->done = true;
 }
 

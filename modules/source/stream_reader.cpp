@@ -16,8 +16,8 @@ extern "C" {
 #include <map>
 #include <set>
 
-#include "ffmpeg_util.hpp"
-#include "log_internal.hpp"
+#include "vstream/ffmpeg.hpp"
+#include "vstream/log.hpp"
 
 namespace vstream::detail {
 namespace {
@@ -55,9 +55,9 @@ void ForwardFfmpegLog(void* avcl, int level, const char* format, va_list args) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) return;
   if (level <= AV_LOG_FATAL) {
-    VS_LOG_WARN("ffmpeg: {}", text);
+    VSTREAM_LOG_WARN("ffmpeg: {}", text);
   } else {
-    VS_LOG_DEBUG("ffmpeg: {}", text);
+    VSTREAM_LOG_DEBUG("ffmpeg: {}", text);
   }
 }
 
@@ -265,9 +265,52 @@ AVPixelFormat PickHardwareFormat(AVCodecContext* context, const AVPixelFormat* f
 }
 }  // namespace
 
-std::string StreamReader::OpenInput(std::unique_ptr<Input>* out) {
+namespace {
+// The status code for an FFmpeg error while opening an input.
+StatusCode OpenErrorCode(int rc) {
+  if (rc == AVERROR(ENOENT) || rc == AVERROR_HTTP_NOT_FOUND) return StatusCode::kNotFound;
+  if (rc == AVERROR(ECONNREFUSED) || rc == AVERROR(EHOSTUNREACH) || rc == AVERROR(ENETUNREACH) ||
+      rc == AVERROR(ETIMEDOUT) || rc == AVERROR(EBUSY) || rc == AVERROR_PROTOCOL_NOT_FOUND ||
+      rc == AVERROR_DEMUXER_NOT_FOUND) {
+    return StatusCode::kUnavailable;
+  }
+  return StatusCode::kRuntimeError;
+}
+
+// "folder/*.<ext>" for the most common image extension in `folder` (read in name order), or "".
+std::string ImageFolderPattern(const std::string& folder) {
+  std::error_code error;
+  std::map<std::string, int> extensions;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    if (entry.is_regular_file() && IsImageFile(entry.path())) ++extensions[entry.path().extension().string()];
+  }
+  if (extensions.empty()) return {};
+  const auto best = std::max_element(extensions.begin(), extensions.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+  return (std::filesystem::path(folder) / ("*" + best->first)).string();
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string all;
+  for (const auto& name : names) all += (all.empty() ? "" : ", ") + name;
+  return all;
+}
+}  // namespace
+
+// What avformat_open_input gets: the URL, a forced demuxer, demuxer options.
+struct StreamReader::OpenTarget {
+  OpenTarget() = default;
+  OpenTarget(const OpenTarget&) = delete;
+  OpenTarget& operator=(const OpenTarget&) = delete;
+  ~OpenTarget() { av_dict_free(&options); }
+
+  std::string url;
+  const AVInputFormat* forced = nullptr;
+  AVDictionary* options = nullptr;
+};
+
+std::unique_ptr<StreamReader::Input> StreamReader::NewInput() {
   auto input = std::make_unique<Input>();
-  const std::string name = "'" + uri_ + "'";
   input->format = avformat_alloc_context();
   input->format->interrupt_callback.callback = &StreamReader::Interrupt;
   input->format->interrupt_callback.opaque = this;
@@ -276,136 +319,163 @@ std::string StreamReader::OpenInput(std::unique_ptr<Input>* out) {
   stalled_ = false;
   active_format_ = input->format;
   last_position_ = -1;
+  return input;
+}
 
-  std::string url = uri_;
-  const AVInputFormat* forced = nullptr;
-  AVDictionary* options = nullptr;
+Status StreamReader::ResolveTarget(Input& input, OpenTarget* target) {
+  const std::string name = "'" + uri_ + "'";
+  target->url = uri_;
   switch (kind_) {
     case InputKind::kMemory: {
       const std::string codec = uri_.substr(6);
-      forced = av_find_input_format(codec == "h265" ? "hevc" : codec.c_str());
-      if (forced == nullptr || (codec != "h264" && codec != "hevc" && codec != "h265")) {
-        return "memory input " + name + " must be mem://h264 or mem://hevc";
+      target->forced = av_find_input_format(codec == "h265" ? "hevc" : codec.c_str());
+      if (target->forced == nullptr || (codec != "h264" && codec != "hevc" && codec != "h265")) {
+        return {StatusCode::kInvalidArgument, "memory input " + name + " must be mem://h264 or mem://hevc"};
       }
       constexpr int kAvioBuffer = 64 * 1024;
       auto* buffer = static_cast<uint8_t*>(av_malloc(kAvioBuffer));
-      input->avio = avio_alloc_context(buffer, kAvioBuffer, 0, feed_.get(), &ReadFeed, nullptr, nullptr);
-      input->format->pb = input->avio;
-      input->format->flags |= AVFMT_FLAG_CUSTOM_IO;
-      url = "";
+      input.avio = avio_alloc_context(buffer, kAvioBuffer, 0, feed_.get(), &ReadFeed, nullptr, nullptr);
+      input.format->pb = input.avio;
+      input.format->flags |= AVFMT_FLAG_CUSTOM_IO;
+      target->url = "";
       break;
     }
     case InputKind::kCamera:
-      forced = av_find_input_format("video4linux2");
-      if (forced == nullptr) return "cannot open camera " + name + ": this FFmpeg build has no video4linux2 input";
-      if (url.rfind("v4l2://", 0) == 0) url = url.substr(7);
+      target->forced = av_find_input_format("video4linux2");
+      if (target->forced == nullptr) {
+        return {StatusCode::kUnavailable, "cannot open camera " + name + ": this FFmpeg build has no video4linux2 input"};
+      }
+      if (target->url.rfind("v4l2://", 0) == 0) target->url = target->url.substr(7);
       break;
     case InputKind::kImageSequence: {
-      forced = av_find_input_format("image2");
+      target->forced = av_find_input_format("image2");
       std::error_code error;
-      if (std::filesystem::is_directory(url, error)) {
-        // The most common image extension in the folder, read in name order.
-        std::map<std::string, int> extensions;
-        for (const auto& entry : std::filesystem::directory_iterator(url, error)) {
-          if (entry.is_regular_file() && IsImageFile(entry.path())) ++extensions[entry.path().extension().string()];
+      if (std::filesystem::is_directory(target->url, error)) {
+        target->url = ImageFolderPattern(target->url);
+        if (target->url.empty()) {
+          return {StatusCode::kNotFound, "image folder " + name + " holds no images (.jpg, .png, .bmp, .tif, .webp, ...)"};
         }
-        if (extensions.empty()) return "image folder " + name + " holds no images (.jpg, .png, .bmp, .tif, .webp, ...)";
-        const auto best = std::max_element(extensions.begin(), extensions.end(),
-                                           [](const auto& a, const auto& b) { return a.second < b.second; });
-        url = (std::filesystem::path(url) / ("*" + best->first)).string();
-        av_dict_set(&options, "pattern_type", "glob", 0);
+        av_dict_set(&target->options, "pattern_type", "glob", 0);
       }
-      if (settings_.frame_rate > 0) av_dict_set(&options, "framerate", std::to_string(settings_.frame_rate).c_str(), 0);
+      if (settings_.frame_rate > 0) {
+        av_dict_set(&target->options, "framerate", std::to_string(settings_.frame_rate).c_str(), 0);
+      }
       break;
     }
     case InputKind::kNetwork:
-      if (url.rfind("rtsp://", 0) == 0) av_dict_set(&options, "rtsp_transport", settings_.rtsp_transport.c_str(), 0);
+      if (target->url.rfind("rtsp://", 0) == 0) {
+        av_dict_set(&target->options, "rtsp_transport", settings_.rtsp_transport.c_str(), 0);
+      }
       break;
     case InputKind::kFile:
-      if (url.rfind("file://", 0) == 0) url = url.substr(7);
+      if (target->url.rfind("file://", 0) == 0) target->url = target->url.substr(7);
       break;
   }
+  return Status::Ok();
+}
 
-  int rc = avformat_open_input(&input->format, url.c_str(), forced, &options);
-  av_dict_free(&options);
+Status StreamReader::OpenDemuxer(Input& input, OpenTarget& target) {
+  const std::string name = "'" + uri_ + "'";
+  int rc = avformat_open_input(&input.format, target.url.c_str(), target.forced, &target.options);
   if (rc < 0) {
-    input->format = nullptr;  // freed by avformat_open_input on failure
+    input.format = nullptr;  // freed by avformat_open_input on failure
     active_format_ = nullptr;
-    if (stalled_) return "cannot open " + name + ": no answer within stall_timeout_ms";
-    if (kind_ == InputKind::kFile && !std::filesystem::exists(url)) return "cannot open " + name + ": no such file";
-    return "cannot open " + name + ": " + AvError(rc);
+    if (stalled_) return {StatusCode::kUnavailable, "cannot open " + name + ": no answer within stall_timeout_ms"};
+    if (kind_ == InputKind::kFile && !std::filesystem::exists(target.url)) {
+      return {StatusCode::kNotFound, "cannot open " + name + ": no such file"};
+    }
+    return {OpenErrorCode(rc), "cannot open " + name + ": " + AvError(rc)};
   }
-  rc = avformat_find_stream_info(input->format, nullptr);
-  if (rc < 0) return "cannot read stream information from " + name + ": " + AvError(rc);
+  rc = avformat_find_stream_info(input.format, nullptr);
+  if (rc < 0) return {StatusCode::kRuntimeError, "cannot read stream information from " + name + ": " + AvError(rc)};
+  return Status::Ok();
+}
 
-  const AVCodec* codec = nullptr;
-  rc = av_find_best_stream(input->format, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-  if (rc == AVERROR_STREAM_NOT_FOUND) return "no video stream in " + name;
-  if (rc == AVERROR_DECODER_NOT_FOUND || codec == nullptr) {
-    const int index = av_find_best_stream(input->format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+Status StreamReader::SelectVideoStream(Input& input, const AVCodec** codec) {
+  const std::string name = "'" + uri_ + "'";
+  const int rc = av_find_best_stream(input.format, AVMEDIA_TYPE_VIDEO, -1, -1, codec, 0);
+  if (rc == AVERROR_STREAM_NOT_FOUND) return {StatusCode::kInvalidArgument, "no video stream in " + name};
+  if (rc == AVERROR_DECODER_NOT_FOUND || *codec == nullptr) {
+    const int index = av_find_best_stream(input.format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
     std::string what = "unknown";
     if (index >= 0) {
-      const AVCodecParameters* parameters = input->format->streams[index]->codecpar;
+      const AVCodecParameters* parameters = input.format->streams[index]->codecpar;
       what = avcodec_get_name(parameters->codec_id);
       char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
       av_fourcc_make_string(tag, parameters->codec_tag);
       if (parameters->codec_tag != 0) what += " (fourcc " + std::string(tag) + ")";
     }
-    return "unsupported video codec " + what + " in " + name + ": this FFmpeg build has no decoder for it";
+    return {StatusCode::kUnavailable,
+            "unsupported video codec " + what + " in " + name + ": this FFmpeg build has no decoder for it"};
   }
-  if (rc < 0) return "cannot select a video stream in " + name + ": " + AvError(rc);
-  input->stream_index = rc;
-  AVStream* stream = input->format->streams[rc];
-  input->time_base = stream->time_base;
-  input->packets_expected = kind_ == InputKind::kFile ? stream->nb_frames : 0;
-  AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
-  if (rate.num > 0 && rate.den > 0) input->frame_duration_us = av_rescale_q(1, av_inv_q(rate), kMicroseconds);
-  if (input->frame_duration_us <= 0) input->frame_duration_us = 40000;
+  if (rc < 0) return {StatusCode::kRuntimeError, "cannot select a video stream in " + name + ": " + AvError(rc)};
+  input.stream_index = rc;
+  const AVStream* stream = input.format->streams[rc];
+  input.time_base = stream->time_base;
+  input.packets_expected = kind_ == InputKind::kFile ? stream->nb_frames : 0;
+  const AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
+  if (rate.num > 0 && rate.den > 0) input.frame_duration_us = av_rescale_q(1, av_inv_q(rate), kMicroseconds);
+  if (input.frame_duration_us <= 0) input.frame_duration_us = 40000;
+  return Status::Ok();
+}
 
-  input->decoder = avcodec_alloc_context3(codec);
-  input->decoder->opaque = input.get();
-  avcodec_parameters_to_context(input->decoder, stream->codecpar);
-  input->decoder->pkt_timebase = stream->time_base;
-  input->decoder->thread_count = settings_.decoder_threads;
-  input->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-  if (settings_.hardware) {
-    std::vector<std::string> tried;
-    for (int i = 0;; ++i) {
-      const AVCodecHWConfig* config = avcodec_get_hw_config(codec, i);
-      if (config == nullptr) break;
-      if ((config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) == 0) continue;
-      const char* type_name = av_hwdevice_get_type_name(config->device_type);
-      tried.emplace_back(type_name != nullptr ? type_name : "?");
-      std::string device;
-      if (config->device_type == AV_HWDEVICE_TYPE_CUDA) device = std::to_string(std::max(0, settings_.device_id));
-      AVBufferRef* hw = nullptr;
-      if (av_hwdevice_ctx_create(&hw, config->device_type, device.empty() ? nullptr : device.c_str(), nullptr, 0) == 0) {
-        input->hardware_format = config->pix_fmt;
-        input->decoder->hw_device_ctx = hw;
-        input->decoder->get_format = PickHardwareFormat;
-        VS_LOG_INFO("stream '{}': decoding {} on {} device {}", stream_id_, codec->name, tried.back(),
-                    device.empty() ? "default" : device);
-        break;
-      }
-    }
-    if (input->hardware_format == AV_PIX_FMT_NONE && !hardware_warned_) {
-      hardware_warned_ = true;
-      VS_LOG_WARN("stream '{}': decoder_type hw: no hardware decoder for {} works on this machine (tried: {}); "
-                  "decoding on the CPU",
-                  stream_id_, codec->name, tried.empty() ? "none offered" : [&] {
-                    std::string all;
-                    for (const auto& t : tried) all += (all.empty() ? "" : ", ") + t;
-                    return all;
-                  }());
+void StreamReader::UseHardwareDecoder(Input& input, const AVCodec* codec) {
+  std::vector<std::string> tried;
+  for (int i = 0;; ++i) {
+    const AVCodecHWConfig* config = avcodec_get_hw_config(codec, i);
+    if (config == nullptr) break;
+    if ((config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) == 0) continue;
+    const char* type_name = av_hwdevice_get_type_name(config->device_type);
+    tried.emplace_back(type_name != nullptr ? type_name : "?");
+    std::string device;
+    if (config->device_type == AV_HWDEVICE_TYPE_CUDA) device = std::to_string(std::max(0, settings_.device_id));
+    AVBufferRef* hw = nullptr;
+    if (av_hwdevice_ctx_create(&hw, config->device_type, device.empty() ? nullptr : device.c_str(), nullptr, 0) == 0) {
+      input.hardware_format = config->pix_fmt;
+      input.decoder->hw_device_ctx = hw;
+      input.decoder->get_format = PickHardwareFormat;
+      VSTREAM_LOG_INFO("stream '{}': decoding {} on {} device {}", stream_id_, codec->name, tried.back(),
+                       device.empty() ? "default" : device);
+      return;
     }
   }
-  rc = avcodec_open2(input->decoder, codec, nullptr);
-  if (rc < 0) return "cannot open the " + std::string(codec->name) + " decoder for " + name + ": " + AvError(rc);
-  input->packet = av_packet_alloc();
-  input->frame = av_frame_alloc();
-  input->transfer = av_frame_alloc();
+  if (!hardware_warned_) {
+    hardware_warned_ = true;
+    VSTREAM_LOG_WARN("stream '{}': decoder_type hw: no hardware decoder for {} works on this machine (tried: {}); "
+                     "decoding on the CPU",
+                     stream_id_, codec->name, tried.empty() ? "none offered" : JoinNames(tried));
+  }
+}
+
+Status StreamReader::OpenDecoder(Input& input, const AVCodec* codec) {
+  const AVStream* stream = input.format->streams[input.stream_index];
+  input.decoder = avcodec_alloc_context3(codec);
+  input.decoder->opaque = &input;
+  avcodec_parameters_to_context(input.decoder, stream->codecpar);
+  input.decoder->pkt_timebase = stream->time_base;
+  input.decoder->thread_count = settings_.decoder_threads;
+  input.decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  if (settings_.hardware) UseHardwareDecoder(input, codec);
+  if (const int rc = avcodec_open2(input.decoder, codec, nullptr); rc < 0) {
+    return {StatusCode::kRuntimeError,
+            "cannot open the " + std::string(codec->name) + " decoder for '" + uri_ + "': " + AvError(rc)};
+  }
+  input.packet = av_packet_alloc();
+  input.frame = av_frame_alloc();
+  input.transfer = av_frame_alloc();
+  return Status::Ok();
+}
+
+Status StreamReader::OpenInput(std::unique_ptr<Input>* out) {
+  std::unique_ptr<Input> input = NewInput();
+  OpenTarget target;
+  if (Status s = ResolveTarget(*input, &target); !s) return s;
+  if (Status s = OpenDemuxer(*input, target); !s) return s;
+  const AVCodec* codec = nullptr;
+  if (Status s = SelectVideoStream(*input, &codec); !s) return s;
+  if (Status s = OpenDecoder(*input, codec); !s) return s;
   *out = std::move(input);
-  return {};
+  return Status::Ok();
 }
 
 bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>& emit) {
@@ -489,7 +559,7 @@ bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>
   return emit(std::move(frame));
 }
 
-StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<bool(FramePtr)>& emit, std::string* error) {
+StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<bool(FramePtr)>& emit, Status* error) {
   const std::string name = "'" + uri_ + "'";
   auto receive_all = [&]() -> Outcome {
     while (true) {
@@ -509,9 +579,10 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
   };
   auto too_many_errors = [&] {
     if (input.consecutive_decode_errors < settings_.max_decode_errors) return false;
-    *error = "cannot decode " + name + ": " + std::to_string(input.consecutive_decode_errors) +
-             " packets in a row were rejected by the decoder after " + std::to_string(input.frames_decoded) +
-             " frames (" + input.last_decode_error + "); the data is corrupt";
+    *error = {StatusCode::kRuntimeError,
+              "cannot decode " + name + ": " + std::to_string(input.consecutive_decode_errors) +
+                  " packets in a row were rejected by the decoder after " + std::to_string(input.frames_decoded) +
+                  " frames (" + input.last_decode_error + "); the data is corrupt"};
     return true;
   };
 
@@ -524,9 +595,11 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
       if (receive_all() == Outcome::kStopped) return Outcome::kStopped;
       if (rc == AVERROR_EOF || (input.avio != nullptr && rc == AVERROR(EIO))) return Outcome::kEnded;
       if (stalled_) {
-        *error = "no data from " + name + " for " + std::to_string(settings_.stall_timeout_ms) + " ms (stall_timeout_ms)";
+        *error = {StatusCode::kUnavailable,
+                  "no data from " + name + " for " + std::to_string(settings_.stall_timeout_ms) + " ms (stall_timeout_ms)"};
       } else {
-        *error = "read error in " + name + " after " + std::to_string(input.frames_decoded) + " frames: " + AvError(rc);
+        *error = {StatusCode::kRuntimeError,
+                  "read error in " + name + " after " + std::to_string(input.frames_decoded) + " frames: " + AvError(rc)};
       }
       return Outcome::kFailed;
     }
@@ -550,66 +623,80 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
   return Outcome::kStopped;
 }
 
-std::string StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
+Status StreamReader::EndOfFile(Input& input, int64_t first_index, bool* again) {
+  *again = false;
+  if (input.packets_expected > 0 && input.packets_read < input.packets_expected && !stopped()) {
+    return {StatusCode::kRuntimeError,
+            "'" + uri_ + "' ended after " + std::to_string(input.packets_read) + " of the " +
+                std::to_string(input.packets_expected) +
+                " frames its index announces: the file is truncated or its index is wrong"};
+  }
+  // After draining, every video packet should have become a frame; the rest were corrupt.
+  packets_total_ += input.packets_read;
+  packets_lost_ += std::max<int64_t>(0, input.packets_read - input.frames_decoded) + input.unconverted;
+  errors_logged_ += input.logged_errors.load();
+  if (settings_.loop && kind_ != InputKind::kMemory && kind_ != InputKind::kCamera && !stopped()) {
+    if (next_index_ == first_index) return {StatusCode::kRuntimeError, "'" + uri_ + "' has no frames to loop over"};
+    *again = true;
+    return Status::Ok();
+  }
+  if (next_index_ == 0 && !stopped()) {
+    return {StatusCode::kRuntimeError, "'" + uri_ + "' ended without a single decodable frame"};
+  }
+  if (packets_lost_ > 0 || errors_logged_ > 0) {
+    return {StatusCode::kRuntimeError,
+            "corrupt data in '" + uri_ + "': the decoder reported " + std::to_string(errors_logged_) +
+                " error(s) and " + std::to_string(packets_lost_) + " of " + std::to_string(packets_total_) +
+                " video packets could not be decoded" +
+                (input.last_decode_error.empty() ? "" : " (" + input.last_decode_error + ")")};
+  }
+  return Status::Ok();
+}
+
+Status StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
   const bool network = kind_ == InputKind::kNetwork;
-  int attempts = 0;           // reconnect attempts since the last frame
-  std::string cause;          // what went wrong first since the last frame
-  std::string last_problem;
+  int attempts = 0;  // reconnect attempts since the last frame
+  Status cause;      // what went wrong first since the last frame
+  Status last_problem;
   while (!stopped()) {
     std::unique_ptr<Input> input;
-    std::string problem = OpenInput(&input);
+    Status problem = OpenInput(&input);
     Outcome outcome = Outcome::kFailed;
-    if (problem.empty()) {
+    if (problem) {
       const int64_t before = next_index_;
       outcome = Decode(*input, emit, &problem);
       if (next_index_ > before) attempts = 0;  // it worked for a while: a new budget
       if (outcome == Outcome::kEnded && !network) {
-        if (input->packets_expected > 0 && input->packets_read < input->packets_expected && !stopped()) {
-          return "'" + uri_ + "' ended after " + std::to_string(input->packets_read) + " of the " +
-                 std::to_string(input->packets_expected) + " frames its index announces: the file is truncated or its index is wrong";
-        }
-        // After draining, every video packet should have become a frame; the rest were corrupt.
-        packets_total_ += input->packets_read;
-        packets_lost_ += std::max<int64_t>(0, input->packets_read - input->frames_decoded) + input->unconverted;
-        errors_logged_ += input->logged_errors.load();
-        if (settings_.loop && kind_ != InputKind::kMemory && kind_ != InputKind::kCamera && !stopped()) {
-          if (next_index_ == before) return "'" + uri_ + "' has no frames to loop over";
-          rebase_ = true;
-          continue;
-        }
-        if (next_index_ == 0 && !stopped()) return "'" + uri_ + "' ended without a single decodable frame";
-        if (packets_lost_ > 0 || errors_logged_ > 0) {
-          return "corrupt data in '" + uri_ + "': the decoder reported " + std::to_string(errors_logged_) +
-                 " error(s) and " + std::to_string(packets_lost_) + " of " + std::to_string(packets_total_) +
-                 " video packets could not be decoded" +
-                 (input->last_decode_error.empty() ? "" : " (" + input->last_decode_error + ")");
-        }
-        return {};
+        bool again = false;
+        Status ended = EndOfFile(*input, before, &again);
+        if (!again) return ended;
+        rebase_ = true;  // looping: the next segment continues the timestamps
+        continue;
       }
       if (outcome == Outcome::kEnded) {
-        if (settings_.reconnect == 0) return {};  // a network stream that simply ended
-        problem = "'" + uri_ + "' closed the connection";  // a camera going away: try again
+        if (settings_.reconnect == 0) return Status::Ok();  // a network stream that simply ended
+        problem = {StatusCode::kUnavailable, "'" + uri_ + "' closed the connection"};  // a camera going away: try again
       }
     }
-    if (stopped() || outcome == Outcome::kStopped) return {};
+    if (stopped() || outcome == Outcome::kStopped) return Status::Ok();
     last_problem = problem;
     if (attempts == 0) cause = problem;
     if (!network || attempts >= settings_.reconnect) {
       if (network && settings_.reconnect > 0) {
-        return cause + "; gave up after " + std::to_string(attempts) + " reconnect attempt(s)" +
-               (last_problem != cause ? " (last: " + last_problem + ")" : "");
+        return {cause.code(), cause.message() + "; gave up after " + std::to_string(attempts) + " reconnect attempt(s)" +
+                                  (last_problem.message() != cause.message() ? " (last: " + last_problem.message() + ")" : "")};
       }
       return last_problem;
     }
     // Back off: reconnect_delay_ms, doubling per attempt, at most 16 times that.
     const int64_t delay = int64_t{settings_.reconnect_delay_ms} << std::min(attempts, 4);
     ++attempts;
-    VS_LOG_WARN("stream '{}': {}; reconnecting in {} ms (attempt {} of {})", stream_id_, last_problem, delay, attempts,
-                settings_.reconnect);
-    if (!WaitFor(Clock::now() + std::chrono::milliseconds(delay))) return {};
+    VSTREAM_LOG_WARN("stream '{}': {}; reconnecting in {} ms (attempt {} of {})", stream_id_, last_problem.message(),
+                     delay, attempts, settings_.reconnect);
+    if (!WaitFor(Clock::now() + std::chrono::milliseconds(delay))) return Status::Ok();
     rebase_ = true;
   }
-  return {};
+  return Status::Ok();
 }
 
 }  // namespace vstream::detail

@@ -3,7 +3,16 @@
 // Run() opens the input, decodes until it ends, fails or Stop() is called, and hands each frame
 // to `emit`. It repairs what inputs get wrong (missing or non-increasing timestamps), reconnects
 // network inputs within the budget, restarts files when looping, paces to a frame rate, and
-// returns a message that names the input and the cause when the stream failed ("" otherwise).
+// returns a Status: OK when the input ended normally or was stopped, else an error whose message
+// names the input and the cause (the stream-error event's text) and whose code says what kind of
+// failure it was: kNotFound (no such file, no images in the folder), kInvalidArgument (an input
+// that cannot be video: a bad mem:// codec, no video stream), kUnavailable (a codec or device this
+// machine lacks, a network input that is unreachable, silent or gone) or kRuntimeError (reading or
+// decoding failed: corrupt, truncated or undecodable data).
+//
+//   StreamReader reader("cam1", "videos/a.mp4", settings, nullptr);
+//   vstream::Status status = reader.Run([&](FramePtr frame) { return Transmit(std::move(frame)); });
+//   EndStream("cam1", reader.next_index(), status.message());
 #pragma once
 
 #include <atomic>
@@ -18,8 +27,10 @@
 #include <vector>
 
 #include "vstream/frame.hpp"
+#include "vstream/status.hpp"
 
-struct AVFormatContext;  // FFmpeg's, kept out of this header
+struct AVCodec;          // FFmpeg's, kept out of this header
+struct AVFormatContext;
 
 namespace vstream::detail {
 
@@ -73,8 +84,8 @@ class StreamReader {
   ~StreamReader();
 
   /// Decodes until the input ends or fails, or Stop(). `emit` returns false to stop (the pipeline
-  /// is shutting down). Returns "" when the input ended normally or was stopped, else what failed.
-  std::string Run(const std::function<bool(FramePtr)>& emit);
+  /// is shutting down). Returns OK when the input ended normally or was stopped, else what failed.
+  Status Run(const std::function<bool(FramePtr)>& emit);
   /// Thread-safe: interrupts blocking reads, waits and reconnect back-offs.
   void Stop();
   /// The index the next frame would get (the EOS frame's index).
@@ -86,8 +97,21 @@ class StreamReader {
  private:
   enum class Outcome { kEnded, kStopped, kFailed };
 
-  std::string OpenInput(std::unique_ptr<Input>* out);
-  Outcome Decode(Input& input, const std::function<bool(FramePtr)>& emit, std::string* error);
+  struct OpenTarget;  // what avformat_open_input gets
+
+  // Opening an input, step by step: OpenInput runs the others in this order.
+  Status OpenInput(std::unique_ptr<Input>* out);
+  std::unique_ptr<Input> NewInput();  // a format context wired to Interrupt; resets stall detection
+  Status ResolveTarget(Input& input, OpenTarget* target);  // URL, demuxer and options per InputKind
+  Status OpenDemuxer(Input& input, OpenTarget& target);    // open and probe the container
+  Status SelectVideoStream(Input& input, const AVCodec** codec);  // the best video stream, its timing
+  Status OpenDecoder(Input& input, const AVCodec* codec);
+  void UseHardwareDecoder(Input& input, const AVCodec* codec);  // the first that works, else warns once
+
+  Outcome Decode(Input& input, const std::function<bool(FramePtr)>& emit, Status* error);
+  /// After a file-like input ended: checks it was complete and clean. Sets `again` (and returns OK)
+  /// when looping restarts it; `first_index` is next_index_ when this pass began.
+  Status EndOfFile(Input& input, int64_t first_index, bool* again);
   bool EmitDecoded(Input& input, const std::function<bool(FramePtr)>& emit);
   bool WaitFor(std::chrono::steady_clock::time_point until);  // false when stopped
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }

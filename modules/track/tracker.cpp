@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "vstream/inference/processing.hpp"
+#include "vstream/geometry.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
@@ -23,20 +23,20 @@ frames end. A stream's tracks end with its EOS. Frames with no objects (for exam
 Inferencer skipped with `infer_interval`) age the tracks like frames where nothing was found.)"};
 }
 
-bool Tracker::Open(const ModuleParams& params) {
+Status Tracker::Open(const ModuleParams& params) {
   iou_threshold_ = static_cast<float>(params.GetDouble("iou_threshold"));
   max_age_ = static_cast<int>(params.GetInt("max_age"));
   min_hits_ = static_cast<int>(params.GetInt("min_hits"));
   streams_.Reset(parallelism());
-  return true;
+  return {};
 }
 
 void Tracker::Close() { streams_.Clear(); }
 
-int Tracker::Process(FramePtr frame) {
+Status Tracker::Process(FramePtr frame) {
   if (frame->IsEos()) {
     streams_.Erase(frame->stream_id);
-    return 0;
+    return {};
   }
   StreamTracks& state = streams_[frame->stream_id];
   auto lock = frame->LockObjects();
@@ -88,7 +88,7 @@ int Tracker::Process(FramePtr frame) {
     objects[o].track_id = min_hits_ <= 1 ? track.id : -1;
     state.tracks.push_back(std::move(track));
   }
-  return 0;
+  return {};
 }
 
 VSTREAM_REGISTER_MODULE(Tracker);

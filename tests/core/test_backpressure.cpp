@@ -14,11 +14,11 @@ namespace {
 class SlowWork : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr) override {
+  Status Process(FramePtr) override {
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
     volatile uint64_t spin = 0;
     while (std::chrono::steady_clock::now() < until) spin = spin + 1;
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(SlowWork);
@@ -34,7 +34,7 @@ TEST(Backpressure, LiveFramesNeverExceedWhatTheQueuesHold) {
   ASSERT_TRUE(pipeline.Start());
   for (int i = 0; i < kStreams; ++i) ASSERT_TRUE(pipeline.AddSource("s" + std::to_string(i), "", {{"frames", "400"}}));
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   // Each worker holds its queue plus the frame in hand; each source thread holds one frame it is
   // pushing (plus the token's temporary while the frame is built).
   const int bound = 2 * (3 + 1) + 1 * (5 + 1) + kStreams * 2;
@@ -69,7 +69,7 @@ DropOutcome RunWithDrops(const std::string& policy, int frames) {
   EXPECT_TRUE(source->WaitTransmitted(frames));
   pipeline.GetModule<test::Gate>("gate")->OpenAll();
   EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   out.passed = pipeline.GetModule<test::Recorder>("sink")->frames()["cam"];
   const PipelineStats stats = pipeline.GetStats();
   out.dropped_stat = stats.modules[1].frames_dropped;
@@ -112,7 +112,7 @@ TEST(QueuePolicy, BlockLosesNothing) {
     EXPECT_TRUE(pipeline.Start());
     EXPECT_TRUE(pipeline.AddSource("cam", "", {{"frames", "500"}}));
     EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-    pipeline.Stop();
+    EXPECT_TRUE(pipeline.Stop());
     out.passed = pipeline.GetModule<test::Recorder>("sink")->frames()["cam"];
     out.dropped_stat = pipeline.GetStats().modules[1].frames_dropped;
     return out;

@@ -20,12 +20,12 @@ class NeedsModel : public Module {
             {ParamSpec::Path("model_path", "", "the model file").Required(),
              ParamSpec::Int("batch_size", 1, "batch").Range(1, 64)}};
   }
-  bool Open(const ModuleParams& params) override {
+  Status Open(const ModuleParams& params) override {
     opened_path = params.GetPath("model_path");
-    return true;
+    return {};
   }
   void Close() override {}
-  int Process(FramePtr) override { return 0; }
+  Status Process(FramePtr) override { return {}; }
   std::filesystem::path opened_path;
 };
 VSTREAM_REGISTER_MODULE(NeedsModel);
@@ -202,7 +202,7 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFolder) {
   ASSERT_TRUE(pipeline.Build(config));
   ASSERT_TRUE(pipeline.Start());
   EXPECT_EQ(pipeline.GetModule<NeedsModel>("a")->opened_path, dir.path() / "nested/models/face.onnx");
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Config, MissingFileIsNamed) {
@@ -239,7 +239,7 @@ TEST(Config, SubgraphIsInlinedAndRuns) {
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 10u);
   // The subgraph's relative path resolved against the subgraph file's folder.
   EXPECT_EQ(pipeline.GetModule<NeedsModel>("proc/b")->opened_path, dir.path() / "sub/m.onnx");
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Config, SubgraphProblems) {

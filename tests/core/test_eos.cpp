@@ -23,8 +23,7 @@ TEST(Eos, ReportedOncePerStreamAfterEveryModule) {
   pipeline.SetObserver(events.Callback());
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
-
+  EXPECT_TRUE(pipeline.Stop());
   const auto eos = events.Of(EventType::kStreamEos);
   std::map<std::string, int> per_stream;
   for (const auto& e : eos) ++per_stream[e.stream_id];
@@ -59,16 +58,16 @@ TEST(Eos, RemoveSourceEndsOneStreamAndOthersGoOn) {
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->frames()["short"].size(), 30u);
   EXPECT_FALSE(pipeline.GetModule<test::Recorder>("sink")->out_of_order());
   EXPECT_EQ(pipeline.RemoveSource("endless").code(), StatusCode::kNotFound);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 // A source that announces streams will come (as an IPC server waiting for its clients).
 class Awaiting : public SourceModule {
  public:
   using SourceModule::SourceModule;
-  bool Open(const ModuleParams&) override {
+  Status Open(const ModuleParams&) override {
     SetExpectingStreams(true);
-    return true;
+    return {};
   }
   void Close() override {}
   void NoMoreStreams() { SetExpectingStreams(false); }
@@ -98,7 +97,7 @@ TEST(Eos, WaitForStreamsWaitsForASourceThatExpectsMore) {
   EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));  // woken by the announcement
   announcer.join();
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 1u);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Eos, StreamIdsAreCheckedAndReusableAfterEos) {
@@ -119,7 +118,7 @@ TEST(Eos, StreamIdsAreCheckedAndReusableAfterEos) {
   ASSERT_TRUE(pipeline.AddSource("cam", "", {{"frames", "5"}}));  // the id is free again
   ASSERT_TRUE(events.WaitFor(EventType::kStreamEos, 2));
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->eos()["cam"], 2);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 }  // namespace

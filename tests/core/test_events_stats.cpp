@@ -15,14 +15,13 @@ namespace {
 class Flaky : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     if (frame->frame_index % 10 == 3) {
-      Fail("cannot read frame " + std::to_string(frame->frame_index));
-      return -1;
+      return Fail("cannot read frame " + std::to_string(frame->frame_index));
     }
     if (frame->frame_index % 10 == 7) throw std::runtime_error("boom");
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(Flaky);
@@ -31,7 +30,7 @@ VSTREAM_REGISTER_MODULE(Flaky);
 class BrokenSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
 
  protected:
@@ -53,8 +52,7 @@ TEST(Events, FrameErrorsNameModuleStreamFrameAndCause) {
   pipeline.SetObserver(events.Callback());
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
-
+  EXPECT_TRUE(pipeline.Stop());
   const auto errors = events.Of(EventType::kFrameError);
   ASSERT_EQ(errors.size(), 12u);  // 2 streams x (3, 13, 23 failed + 7, 17, 27 threw)
   int failed = 0;
@@ -101,7 +99,7 @@ TEST(Events, StreamErrorComesBeforeItsEos) {
   ASSERT_EQ(stats.streams.size(), 1u);
   EXPECT_EQ(stats.streams[0].error, "cannot open '/missing.mp4': no such file");
   EXPECT_TRUE(stats.streams[0].finished);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Events, AThrowingObserverKeepsGettingLaterEvents) {
@@ -123,7 +121,7 @@ TEST(Events, AThrowingObserverKeepsGettingLaterEvents) {
   std::unique_lock<std::mutex> lock(mutex);
   EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(30), [&] { return delivered == 5; }));
   lock.unlock();
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Events, TheObserverCannotStopThePipelineItRunsIn) {
@@ -156,7 +154,7 @@ TEST(Stats, CountsQueuesLatencyAndJson) {
   EXPECT_TRUE(pipeline.GetStats().modules.empty());  // not started
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const PipelineStats stats = pipeline.GetStats();
   ASSERT_EQ(stats.modules.size(), 3u);
   const ModuleStats& source = stats.modules[0];
@@ -194,7 +192,7 @@ TEST(Stats, ProfilingOffSkipsLatency) {
                                            .substr(1)));
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const PipelineStats stats = pipeline.GetStats();
   EXPECT_EQ(stats.modules[1].frames_in, 11u);
   EXPECT_EQ(stats.modules[1].latency_p99_ms, 0.0);

@@ -14,13 +14,13 @@ namespace {
 class Mark : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     auto lock = frame->LockObjects();
     DetectedObject mark;
     mark.label = name();
     frame->objects.push_back(mark);
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(Mark);
@@ -32,16 +32,16 @@ class JoinCheck : public Module {
   static ModuleDescription Describe() {
     return {"checks marks", {ParamSpec::List("expect", "", "marks every frame must carry")}};
   }
-  bool Open(const ModuleParams& params) override {
+  Status Open(const ModuleParams& params) override {
     expected_ = params.GetList("expect");
-    return true;
+    return {};
   }
   void Close() override {}
-  int Process(FramePtr frame) override {
+  Status Process(FramePtr frame) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (frame->IsEos()) {
       ++eos[frame->stream_id];
-      return 0;
+      return {};
     }
     ++visits[{frame->stream_id, frame->frame_index}];
     std::set<std::string> marks;
@@ -52,7 +52,7 @@ class JoinCheck : public Module {
     for (const auto& e : expected_) {
       if (marks.count(e) == 0) ++missing_marks;
     }
-    return 0;
+    return {};
   }
   std::mutex mutex_;
   std::map<std::pair<std::string, int64_t>, int> visits;
@@ -86,7 +86,7 @@ TEST(FanIn, DiamondDeliversEachFrameOnceAfterBothParents) {
   auto* sink = pipeline.GetModule<test::Recorder>("sink");
   EXPECT_FALSE(sink->out_of_order());
   EXPECT_EQ(sink->total(), 6u * 200u);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(FanIn, ThreeParentsAndTwoLeaves) {
@@ -101,7 +101,7 @@ TEST(FanIn, ThreeParentsAndTwoLeaves) {
   pipeline.SetObserver(events.Callback());
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   auto* join = pipeline.GetModule<JoinCheck>("join");
   EXPECT_EQ(join->visits.size(), 400u);
   for (const auto& [key, count] : join->visits) ASSERT_EQ(count, 1);
@@ -126,7 +126,7 @@ TEST(FanIn, TwoSourcesMergingIntoOneModule) {
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.AddSource("b_cam", "", {{"frames", "25"}}, "b"));
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60))) << "a merged stream never finished";
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   auto* merge = pipeline.GetModule<test::Recorder>("merge");
   EXPECT_EQ(merge->total(), 2u * 30u + 25u);
   EXPECT_FALSE(merge->out_of_order());

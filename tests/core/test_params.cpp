@@ -1,6 +1,13 @@
 // Declared parameters: defaults, types, ranges, choices, paths, lists, and the messages on error.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vstream/log.hpp"
 #include "vstream/params.hpp"
 
 namespace vstream {
@@ -30,7 +37,103 @@ TEST(ModuleParams, FillsDefaultsAndConvertsTypes) {
   EXPECT_EQ(params.GetPath("model_path"), "/configs/models/a.onnx");  // relative to the config's folder
   EXPECT_EQ(params.GetList("inputs"), (std::vector<std::string>{"a.mp4", "b.mp4"}));
   EXPECT_EQ(params.GetString("name"), "x");
-  EXPECT_THROW(params.GetInt("undeclared"), std::out_of_range);
+}
+
+// Collects the error lines the library logs while it lives.
+class LoggedErrors {
+ public:
+  LoggedErrors() {
+    SetLogCallback([this](LogLevel level, std::string_view line) {
+      if (level != LogLevel::kError) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LoggedErrors() { ResetLogOutput(); }
+  std::vector<std::string> lines() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;  // guarded by mutex_
+};
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(ModuleParams, UndeclaredKeysReadAsEmptyAndSaySo) {
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate("infer", Specs(), {{"model_path", "m"}}, "", &params));
+  LoggedErrors errors;
+  EXPECT_EQ(params.GetString("nope"), "");
+  EXPECT_EQ(params.GetInt("nope"), 0);
+  EXPECT_EQ(params.GetDouble("nope"), 0.0);
+  EXPECT_FALSE(params.GetBool("nope"));
+  EXPECT_EQ(params.GetPath("nope"), std::filesystem::path());
+  EXPECT_TRUE(params.GetList("nope").empty());
+  EXPECT_FALSE(params.Has("nope"));
+
+  const std::vector<std::string> lines = errors.lines();
+  ASSERT_EQ(lines.size(), 1u) << "the same problem is logged once per ModuleParams";
+  EXPECT_TRUE(Contains(lines[0], "module 'infer'")) << lines[0];
+  EXPECT_TRUE(Contains(lines[0], "parameter 'nope' is not declared")) << lines[0];
+  EXPECT_TRUE(Contains(lines[0], "Describe()")) << lines[0];
+}
+
+TEST(ModuleParams, DeclaredButUnsetKeysReadAsEmptyAndPointAtHas) {
+  const std::vector<ParamSpec> specs = {ParamSpec::Path("labels_path", "", "labels file"),
+                                        ParamSpec::Double("scale", 0, "x").Min(0)};
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate("infer", specs, {}, "", &params));
+  ASSERT_FALSE(params.Has("labels_path"));
+  LoggedErrors errors;
+  EXPECT_EQ(params.GetPath("labels_path"), std::filesystem::path());
+  EXPECT_DOUBLE_EQ(params.GetDouble("scale"), 0.0);  // a declared default of 0 is a value
+  const std::vector<std::string> lines = errors.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(Contains(lines[0], "parameter 'labels_path' has no value")) << lines[0];
+  EXPECT_TRUE(Contains(lines[0], "Has(\"labels_path\")")) << lines[0];
+}
+
+TEST(ModuleParams, WrongTypedReadsReadAsEmptyAndSaySo) {
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate("infer", Specs(), {{"model_path", "m"}, {"name", "abc"}}, "", &params));
+  LoggedErrors errors;
+  EXPECT_EQ(params.GetInt("name"), 0);
+  EXPECT_EQ(params.GetDouble("name"), 0.0);
+  EXPECT_FALSE(params.GetBool("name"));
+  EXPECT_EQ(params.GetInt("name"), 0);  // logged once
+  EXPECT_EQ(params.GetString("name"), "abc");
+  EXPECT_EQ(params.GetInt("batch_size"), 1);
+  const std::vector<std::string> lines = errors.lines();
+  ASSERT_EQ(lines.size(), 3u);  // one per getter that cannot read it
+  for (const auto& line : lines) {
+    EXPECT_TRUE(Contains(line, "parameter 'name' is 'abc' (declared as string)")) << line;
+    EXPECT_TRUE(Contains(line, "Describe()")) << line;
+  }
+  EXPECT_TRUE(Contains(lines[0], "ParamSpec::Int")) << lines[0];
+}
+
+TEST(ModuleParams, ACopyLogsItsOwnProblems) {
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate("infer", Specs(), {{"model_path", "m"}}, "", &params));
+  LoggedErrors errors;
+  EXPECT_EQ(params.GetInt("nope"), 0);
+  const ModuleParams copy = params;
+  EXPECT_EQ(copy.GetInt("nope"), 0);
+  EXPECT_EQ(params.GetInt("nope"), 0);
+  EXPECT_EQ(errors.lines().size(), 2u);
+}
+
+TEST(ModuleParams, DefaultConstructedReadsAsEmpty) {
+  const ModuleParams params;
+  LoggedErrors errors;
+  EXPECT_EQ(params.GetString("anything"), "");
+  EXPECT_EQ(params.GetInt("anything"), 0);
+  const std::vector<std::string> lines = errors.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(Contains(lines[0], "'anything'")) << lines[0];
 }
 
 TEST(ModuleParams, AbsolutePathsAndUrisAreKept) {

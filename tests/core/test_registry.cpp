@@ -14,14 +14,14 @@ class Stamp : public Module {
   static ModuleDescription Describe() {
     return {"writes a label into every frame's user data", {ParamSpec::String("label", "stamped", "what to write")}};
   }
-  bool Open(const ModuleParams& params) override {
+  Status Open(const ModuleParams& params) override {
     label_ = params.GetString("label");
-    return true;
+    return {};
   }
   void Close() override {}
-  int Process(FramePtr frame) override {
+  Status Process(FramePtr frame) override {
     frame->data.Set("stamp", label_);
-    return 0;
+    return {};
   }
 
  private:
@@ -33,11 +33,11 @@ VSTREAM_REGISTER_MODULE(Stamp);
 class StampCheck : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     const std::string* stamp = frame->data.Get<std::string>("stamp");
     if (stamp != nullptr && *stamp == "hello") ++stamped;
-    return 0;
+    return {};
   }
   std::atomic<int> stamped{0};
 };
@@ -53,7 +53,7 @@ TEST(Registry, CustomModuleRegistersByNameAndRuns) {
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
   EXPECT_EQ(pipeline.GetModule<StampCheck>("check")->stamped, 60);
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
 }
 
 TEST(Registry, AllThreeSpellingsResolve) {
@@ -82,40 +82,62 @@ TEST(Registry, DescriptionAndDuplicateNames) {
   EXPECT_TRUE(registry.Find("StampCheck")->describe().params.empty());
 }
 
-// A source or a stage depending on its config (as ModuleIPC: server or client).
-class Switchable : public SourceModule {
+// One class name that stands for a source or a stage depending on its config (as ModuleIPC stands
+// for IpcReceiver or IpcSender): Entry::choose picks the class when the config loads.
+ModuleDescription DescribeSwitchable() {
+  return {"source or stage", {ParamSpec::Enum("role", "stage", {"source", "stage"}, "what it is")}};
+}
+
+class SwitchableSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
-  static ModuleDescription Describe() {
-    return {"source or stage", {ParamSpec::Enum("role", "stage", {"source", "stage"}, "what it is")}};
-  }
-  static bool IsSource(const std::map<std::string, std::string>& params) {
-    auto it = params.find("role");
-    return it != params.end() && it->second == "source";
-  }
-  bool Open(const ModuleParams&) override { return true; }
+  static ModuleDescription Describe() { return DescribeSwitchable(); }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(FramePtr frame) override {
-    if (!frame->IsEos()) ++processed;
-    return 0;
-  }
-  std::atomic<int> processed{0};
 
  protected:
   Status OnAddSource(const std::string& id, const std::string&, const StreamOptions&) override {
-    for (int64_t i = 0; i < 3; ++i) Transmit(Frame::Create(id, i));
-    EndStream(id, 3);
+    for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(Transmit(Frame::Create(id, i)));
+    EXPECT_TRUE(EndStream(id, 3));
     return Status::Ok();
   }
   void OnRemoveSource(const std::string&) override {}
 };
-VSTREAM_REGISTER_MODULE(Switchable);
+VSTREAM_REGISTER_MODULE(SwitchableSource);
 
-TEST(Registry, SourceOrStageByConfiguration) {
-  const auto* entry = ModuleRegistry::Instance().Find("Switchable");
-  ASSERT_NE(entry, nullptr);
-  EXPECT_TRUE(entry->IsSource({{"role", "source"}}));
-  EXPECT_FALSE(entry->IsSource({{"role", "stage"}}));
+class SwitchableStage : public Module {
+ public:
+  using Module::Module;
+  static ModuleDescription Describe() { return DescribeSwitchable(); }
+  Status Open(const ModuleParams&) override { return {}; }
+  void Close() override {}
+  Status Process(FramePtr frame) override {
+    if (!frame->IsEos()) ++processed;
+    return {};
+  }
+  std::atomic<int> processed{0};
+};
+VSTREAM_REGISTER_MODULE(SwitchableStage);
+
+const bool kSwitchableRegistered = ModuleRegistry::Instance().Register([] {
+  ModuleRegistry::Entry entry;
+  entry.class_name = "Switchable";
+  entry.describe = DescribeSwitchable;
+  entry.choose = [](const std::map<std::string, std::string>& params) -> std::string {
+    auto it = params.find("role");
+    return it != params.end() && it->second == "source" ? "SwitchableSource" : "SwitchableStage";
+  };
+  return entry;
+}());
+
+TEST(Registry, OneNameChoosesTheClassByConfiguration) {
+  ASSERT_TRUE(kSwitchableRegistered);
+  const ModuleRegistry& registry = ModuleRegistry::Instance();
+  ASSERT_NE(registry.Find("Switchable"), nullptr);
+  EXPECT_EQ(registry.Resolve("cnstream::Switchable", {{"role", "source"}})->class_name, "SwitchableSource");
+  EXPECT_EQ(registry.Resolve("Switchable", {{"role", "stage"}})->class_name, "SwitchableStage");
+  EXPECT_TRUE(registry.Resolve("Switchable", {{"role", "source"}})->is_source);
+  EXPECT_EQ(registry.Create("Switchable", "x"), nullptr);  // a choice makes no module itself
   Pipeline pipeline;
   Status s = pipeline.BuildFromString(R"({
       "head": {"class_name": "Switchable", "next_modules": ["middle"], "custom_params": {"role": "source"}},
@@ -126,25 +148,28 @@ TEST(Registry, SourceOrStageByConfiguration) {
   ASSERT_TRUE(pipeline.AddSource("cam", "", {}, "head"));
   EXPECT_EQ(pipeline.AddSource("other", "", {}, "middle").code(), StatusCode::kNotFound);  // a stage here
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
-  EXPECT_EQ(pipeline.GetModule<Switchable>("middle")->processed, 3);
+  EXPECT_TRUE(pipeline.Stop());
+  EXPECT_EQ(pipeline.GetModule<SwitchableStage>("middle")->processed, 3);
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 3u);
-  // In the source role it cannot have parents.
+  // In the source role it cannot have parents; a value outside the choice's parameters is refused.
   GraphConfig config;
   ASSERT_TRUE(GraphConfig::FromString(R"({
       "head": {"class_name": "Switchable", "next_modules": ["tail"], "custom_params": {"role": "source"}},
       "tail": {"class_name": "Switchable", "custom_params": {"role": "source"}}})", "/", &config));
-  EXPECT_NE(config.Validate().message().find("module 'tail' is a source (Switchable)"), std::string::npos)
+  EXPECT_NE(config.Validate().message().find("module 'tail' is a source (SwitchableSource)"), std::string::npos)
       << config.Validate().message();
+  ASSERT_TRUE(GraphConfig::FromString(R"({
+      "head": {"class_name": "Switchable", "custom_params": {"role": "sauce"}}})", "/", &config));
+  EXPECT_NE(config.Validate().message().find("role"), std::string::npos) << config.Validate().message();
 }
 
 TEST(Registry, OpenFailureNamesTheModuleAndTheReason) {
   class Refuses : public Module {
    public:
     using Module::Module;
-    bool Open(const ModuleParams&) override { return Fail("model_path: file not found: /x.onnx"); }
+    Status Open(const ModuleParams&) override { return Fail("model_path: file not found: /x.onnx"); }
     void Close() override {}
-    int Process(FramePtr) override { return 0; }
+    Status Process(FramePtr) override { return {}; }
   };
   ModuleRegistry::Instance().Register(detail::MakeRegistryEntry<Refuses>("Refuses"));
   const int threads_before = test::ThreadCount();

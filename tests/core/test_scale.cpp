@@ -20,7 +20,7 @@ TEST(Scale, TwoHundredModuleChain) {
   ASSERT_TRUE(s) << s.message();
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   auto* last = pipeline.GetModule<test::Recorder>("m199");
   EXPECT_EQ(last->total(), 200u);
   EXPECT_FALSE(last->out_of_order());
@@ -37,7 +37,7 @@ TEST(Scale, ThousandStreams) {
   pipeline.SetObserver(events.Callback());
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   auto* sink = pipeline.GetModule<test::Recorder>("sink");
   const auto frames = sink->frames();
   ASSERT_EQ(frames.size(), 1000u);
@@ -52,7 +52,7 @@ TEST(Scale, StatsKeepABoundedNumberOfFinishedStreams) {
   ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(5000, 1, R"("sink")", R"("sink": {"class_name": "PassThrough"})")));
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const auto streams = pipeline.GetStats().streams;
   EXPECT_EQ(streams.size(), 4096u);
   for (const auto& s : streams) EXPECT_TRUE(s.finished) << s.stream_id;

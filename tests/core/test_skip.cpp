@@ -11,9 +11,9 @@ namespace {
 class EvenDetector : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
+  Status Process(FramePtr frame) override {
     if (!frame->IsEos() && frame->frame_index % 2 == 0) frame->objects.emplace_back();
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(EvenDetector);
@@ -27,7 +27,7 @@ std::vector<int64_t> Processed(const std::string& skip_if, PipelineStats* stats 
   EXPECT_TRUE(s) << s.message();
   EXPECT_TRUE(pipeline.Start());
   EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   // Skipped or not, every frame reaches the module after, and so does the EOS.
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("sink")->total(), 20u);
   EXPECT_EQ(pipeline.GetModule<test::Recorder>("maybe")->eos().at("stream_0"), 1);

@@ -53,7 +53,7 @@ TEST(Encoder, JpegFramesAndBadPaths) {
       "encode": {"class_name": "Encoder", "custom_params": {"path": ")" + dir / "{stream}/{index}.jpg" + R"("}}})"));
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   for (int i = 0; i < 7; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "stream_0/%06d.jpg", i);
@@ -98,7 +98,7 @@ TEST(ResultSink, OneLinePerFrameAndFilesPerStream) {
       "each": {"class_name": "ResultSink", "custom_params": {"path": ")" + dir / "per/{stream}.jsonl" + R"("}}})"));
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const auto all = Lines(dir / "all.jsonl");
   ASSERT_EQ(all.size(), 60u);  // EOS frames write nothing
   std::map<std::string, int64_t> next;
@@ -134,7 +134,7 @@ TEST(Osd, DrawsBoxesAndConvertsNv12) {
   ASSERT_TRUE(source->Push(nv12));
   source->End("cam", 2);
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const auto frames = pipeline.GetModule<test::Recorder>("sink")->kept("cam");
   ASSERT_EQ(frames.size(), 2u);
   for (const auto& frame : frames) {

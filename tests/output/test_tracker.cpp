@@ -15,8 +15,8 @@ namespace {
 class BlobDetector : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     cv::Mat bgr = ToMat(frame->image);
     cv::Mat gray;
     cv::Mat mask;
@@ -35,7 +35,7 @@ class BlobDetector : public test::Stage {
       frame->objects.push_back(o);
     }
     std::sort(frame->objects.begin(), frame->objects.end(), [](const auto& a, const auto& b) { return a.box.x < b.box.x; });
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(BlobDetector);
@@ -50,7 +50,7 @@ TEST(Tracker, OneIdForAnObjectMovingAcrossFrames) {
       "sink": {"class_name": "Recorder", "custom_params": {"keep": true}}})"));
   ASSERT_TRUE(pipeline.Start());
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   for (const char* stream : {"stream_0", "stream_1"}) {
     const auto frames = pipeline.GetModule<test::Recorder>("sink")->kept(stream);
     ASSERT_EQ(frames.size(), 60u);
@@ -63,34 +63,38 @@ TEST(Tracker, OneIdForAnObjectMovingAcrossFrames) {
   }
 }
 
-// Frames with white squares at given x positions (pixels), y fixed.
-FramePtr Squares(const std::string& id, int64_t index, const std::vector<int>& xs) {
-  FramePtr frame = test::SolidFrame(id, index, 0, 0, 0, 320, 120);
-  cv::Mat canvas = ToMat(frame->image);
-  for (int x : xs) cv::rectangle(canvas, cv::Rect(x, 40, 30, 30), cv::Scalar(255, 255, 255), cv::FILLED);
+// A frame with one "blob" object per x position (fractions of the width), y and size fixed, as a
+// detector would have left it.
+FramePtr Detections(const std::string& id, int64_t index, const std::vector<float>& xs) {
+  FramePtr frame = Frame::Create(id, index);
+  for (float x : xs) {
+    DetectedObject o;
+    o.label = "blob";
+    o.label_id = 0;
+    o.score = 1;
+    o.box = {x, 0.3f, 0.1f, 0.25f};
+    frame->objects.push_back(o);
+  }
   return frame;
 }
 
+// The Tracker alone, through the public single-module runner: detections in, track ids out.
 TEST(Tracker, SeparateObjectsKeepSeparateIdsAndLostTracksEnd) {
-  Pipeline pipeline;
-  ASSERT_TRUE(pipeline.BuildFromString(R"({
-      "src": {"class_name": "ManualSource", "next_modules": ["detect"]},
-      "detect": {"class_name": "BlobDetector", "next_modules": ["track"]},
-      "track": {"class_name": "Tracker", "next_modules": ["sink"], "custom_params": {"max_age": 3}},
-      "sink": {"class_name": "Recorder", "custom_params": {"keep": true}}})"));
-  ASSERT_TRUE(pipeline.Start());
-  auto* source = pipeline.GetModule<test::ManualSource>("src");
-  ASSERT_TRUE(pipeline.AddSource("cam", ""));
+  ModuleRunner runner("Tracker", {{"max_age", "3"}});
+  ASSERT_TRUE(runner.Open());
   int64_t i = 0;
-  for (; i < 20; ++i) ASSERT_TRUE(source->Push(Squares("cam", i, {10 + 3 * static_cast<int>(i), 250 - 3 * static_cast<int>(i)})));
-  for (int gap = 0; gap < 5; ++gap, ++i) ASSERT_TRUE(source->Push(Squares("cam", i, {})));  // both lost > max_age
-  for (int k = 0; k < 5; ++k, ++i) ASSERT_TRUE(source->Push(Squares("cam", i, {100})));      // a new object
-  source->End("cam", i);
-  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
-  const auto frames = pipeline.GetModule<test::Recorder>("sink")->kept("cam");
-  ASSERT_EQ(frames.size(), 30u);
+  for (; i < 20; ++i) {
+    const float step = 0.01f * static_cast<float>(i);
+    ASSERT_TRUE(runner.Push(Detections("cam", i, {0.03f + step, 0.78f - step})));
+  }
+  for (int gap = 0; gap < 5; ++gap, ++i) ASSERT_TRUE(runner.Push(Detections("cam", i, {})));  // both lost > max_age
+  for (int k = 0; k < 5; ++k, ++i) ASSERT_TRUE(runner.Push(Detections("cam", i, {0.3f})));   // a new object
+  ASSERT_TRUE(runner.PushEos("cam"));
+  const auto frames = runner.Output("cam");
+  ASSERT_EQ(frames.size(), 31u);  // 30 frames and the EOS, in order
+  EXPECT_TRUE(frames.back()->IsEos());
   for (int64_t f = 0; f < 20; ++f) {
+    ASSERT_EQ(frames[f]->frame_index, f);
     ASSERT_EQ(frames[f]->objects.size(), 2u) << f;
     EXPECT_EQ(frames[f]->objects[0].track_id, 1) << f;  // the one moving right
     EXPECT_EQ(frames[f]->objects[1].track_id, 2) << f;  // the one moving left
@@ -99,6 +103,33 @@ TEST(Tracker, SeparateObjectsKeepSeparateIdsAndLostTracksEnd) {
     ASSERT_EQ(frames[f]->objects.size(), 1u);
     EXPECT_EQ(frames[f]->objects[0].track_id, 3) << "ids are never reused";
   }
+  EXPECT_TRUE(runner.Events().empty());
+}
+
+TEST(Tracker, StreamsAreTrackedApartOnEveryWorker) {
+  ModuleRunnerOptions options;
+  options.parallelism = 3;  // per-stream state lives with the worker each stream is routed to
+  ModuleRunner runner("Tracker", {}, options);
+  ASSERT_TRUE(runner.Open());
+  for (int64_t i = 0; i < 10; ++i) {
+    for (const char* stream : {"a", "b", "c", "d"}) ASSERT_TRUE(runner.Push(Detections(stream, i, {0.1f, 0.6f})));
+  }
+  for (const char* stream : {"a", "b", "c", "d"}) {
+    ASSERT_TRUE(runner.PushEos(stream));
+    const auto frames = runner.Output(stream);
+    ASSERT_EQ(frames.size(), 11u) << stream;
+    for (int64_t f = 0; f < 10; ++f) {
+      EXPECT_EQ(frames[f]->objects[0].track_id, 1) << stream;  // each stream numbers its own tracks
+      EXPECT_EQ(frames[f]->objects[1].track_id, 2) << stream;
+    }
+  }
+}
+
+TEST(Tracker, ParametersAreCheckedAsInAConfig) {
+  ModuleRunner runner("cnstream::Tracker", {{"max_age", "-1"}});
+  Status s = runner.Open();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidConfig);
+  EXPECT_NE(s.message().find("max_age"), std::string::npos) << s.message();
 }
 
 }  // namespace

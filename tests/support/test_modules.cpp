@@ -2,6 +2,7 @@
 #include "test_modules.hpp"
 
 namespace vstream::test {
+VSTREAM_REGISTER_MODULE(AsyncRelay);
 VSTREAM_REGISTER_MODULE(Recorder);
 VSTREAM_REGISTER_MODULE(Gate);
 VSTREAM_REGISTER_MODULE(ScriptedSource);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -41,8 +42,60 @@ inline int ThreadCount() {
 class Stage : public Module {
  public:
   using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
+};
+
+/// Forwards frames later from its own thread (as a batching module would), keeping arrival order,
+/// skipped frames included. Frames that went through Process (not ProcessSkipped) carry the user
+/// data "relay.processed".
+class AsyncRelay : public Module {
+ public:
+  using Module::Module;
+  Status Open(const ModuleParams&) override {
+    stop_ = false;
+    thread_ = std::thread([this] { Run(); });
+    return {};
+  }
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  Status Process(FramePtr frame) override { return Enqueue(std::move(frame), false); }
+  Status ProcessSkipped(FramePtr frame) override { return Enqueue(std::move(frame), true); }
+  Forwarding forwarding() const override { return Forwarding::kByModule; }
+
+ private:
+  Status Enqueue(FramePtr frame, bool skipped) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.emplace_back(std::move(frame), skipped);
+    }
+    wake_.notify_all();
+    return {};  // Run transmits it
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      auto [frame, skipped] = std::move(pending_.front());
+      pending_.pop_front();
+      lock.unlock();
+      if (!skipped && !frame->IsEos()) frame->data.Set("relay.processed", true);
+      Transmit(std::move(frame));
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<FramePtr, bool>> pending_;  // (frame, skipped); guarded by mutex_
+  bool stop_ = false;                              // guarded by mutex_
+  std::thread thread_;
 };
 
 /// Records, per stream, the frame indices it processed and the EOS frames it saw (and, when
@@ -53,12 +106,12 @@ class Recorder : public Module {
   static ModuleDescription Describe() {
     return {"records frames for tests", {ParamSpec::Bool("keep", false, "keep every frame for inspection")}};
   }
-  bool Open(const ModuleParams& params) override {
+  Status Open(const ModuleParams& params) override {
     keep_ = params.GetBool("keep");
-    return true;
+    return {};
   }
   void Close() override {}
-  int Process(FramePtr frame) override {
+  Status Process(FramePtr frame) override {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& seen = frames_[frame->stream_id];
     if (frame->IsEos()) {
@@ -71,7 +124,7 @@ class Recorder : public Module {
       if (keep_) kept_[frame->stream_id].push_back(frame);
     }
     changed_.notify_all();
-    return 0;
+    return {};
   }
   /// Waits until `n` frames (all streams) have arrived; false on timeout.
   bool WaitFrames(size_t n, std::chrono::seconds timeout = std::chrono::seconds(60)) {
@@ -121,17 +174,17 @@ class Recorder : public Module {
 class Gate : public Module {
  public:
   using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override { OpenAll(); }
   void Interrupt() override { OpenAll(); }  // an abort lets held frames go
-  int Process(FramePtr frame) override {
+  Status Process(FramePtr frame) override {
     std::unique_lock<std::mutex> lock(mutex_);
     ++entered_;
     changed_.notify_all();
     changed_.wait(lock, [this] { return open_ || permits_ > 0; });
     if (!open_) --permits_;
     if (!frame->IsEos()) ++passed_;
-    return 0;
+    return {};
   }
   void Release(int frames) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -229,10 +282,10 @@ class ScriptedSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
   ~ScriptedSource() override { Close(); }
-  bool Open(const ModuleParams&) override {
+  Status Open(const ModuleParams&) override {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
-    return true;
+    return {};
   }
   void Close() override {
     {
@@ -303,7 +356,7 @@ class ScriptedSource : public SourceModule {
 class ManualSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
   bool Push(FramePtr frame) { return Transmit(std::move(frame)); }
   bool End(const std::string& stream_id, int64_t next_index) { return EndStream(stream_id, next_index); }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "media.hpp"
+#include "vstream/version.hpp"
 
 extern char** environ;
 
@@ -22,9 +23,10 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result Vstream(const std::string& args) {
+// Runs `vstream ARGS` through the shell; `environment`: NAME=VALUE assignments put before it.
+Result Vstream(const std::string& args, const std::string& environment = "") {
   Result result;
-  const std::string command = std::string(VSTREAM_CLI) + " " + args + " 2>&1";
+  const std::string command = environment + (environment.empty() ? "" : " ") + VSTREAM_CLI + " " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   char buffer[4096];
   size_t n = 0;
@@ -236,6 +238,95 @@ TEST(Cli, InspectDescribesModules) {
   const Result one = Vstream("inspect Inferencer");
   EXPECT_NE(one.output.find("batching_timeout : number = 50"), std::string::npos) << one.output;
   EXPECT_EQ(Vstream("inspect Nope").code, 2);
+}
+
+TEST(Cli, VersionPrintsTheLibraryVersion) {
+  for (const char* command : {"--version", "version"}) {
+    const Result version = Vstream(command);
+    EXPECT_EQ(version.code, 0) << version.output;
+    EXPECT_EQ(version.output, "vstream " VSTREAM_VERSION_STRING "\n");
+  }
+  EXPECT_EQ(Vstream("--version extra").code, 64);
+}
+
+// TestPluginStamp (tests/plugin/) adds an object labelled with its `label` to every frame.
+std::string PluginStage(const std::string& output, int frames) {
+  return R"({"src": {"class_name": "SyntheticSource", "next_modules": ["stamp"],
+              "custom_params": {"streams": 2, "frames": )" + std::to_string(frames) + R"(, "width": 32, "height": 16}},
+             "stamp": {"class_name": "TestPluginStamp", "next_modules": ["out"], "custom_params": {"label": "from-plugin"}},
+             "out": {"class_name": "ResultSink", "custom_params": {"path": ")" + output + R"("}}})";
+}
+
+int StampedLines(const std::string& path) {
+  std::ifstream in(path);
+  int stamped = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto json = nlohmann::json::parse(line);
+    if (json["objects"].size() == 1 && json["objects"][0]["label"] == "from-plugin") ++stamped;
+  }
+  return stamped;
+}
+
+TEST(Cli, PluginClassesAreListedCheckedAndRun) {
+  test::ScratchDir dir("cli_plugin");
+  const std::string plugin = std::string(" --plugin ") + VSTREAM_TEST_PLUGIN;
+  const std::string canonical = std::filesystem::canonical(VSTREAM_TEST_PLUGIN).string();
+  const Result list = Vstream("inspect" + plugin);
+  EXPECT_EQ(list.code, 0) << list.output;
+  EXPECT_NE(list.output.find("TestPluginStamp: Adds an object labelled `label` to every frame (a module of the test "
+                             "plugins). [plugin " + canonical + "]"),
+            std::string::npos)
+      << list.output;
+  EXPECT_NE(list.output.find("\nResultSink: "), std::string::npos) << list.output;
+  EXPECT_EQ(list.output.find("[plugin "), list.output.rfind("[plugin ")) << list.output;  // built-in ones: unmarked
+  const Result one = Vstream("inspect TestPluginStamp" + plugin);
+  EXPECT_EQ(one.code, 0) << one.output;
+  EXPECT_NE(one.output.find("From plugin " + canonical), std::string::npos) << one.output;
+  EXPECT_NE(one.output.find("label : string = plugin"), std::string::npos) << one.output;
+
+  const std::string config = Write(dir, "p.json", PluginStage("out.jsonl", 5));
+  EXPECT_EQ(Vstream("check " + config).code, 2);  // no plugin, no such class
+  EXPECT_EQ(Vstream("check " + config + plugin).code, 0);
+  EXPECT_NE(Vstream("graph " + config + plugin).output.find("\"stamp\" -> \"out\";"), std::string::npos);
+  const Result run = Vstream("run " + config + plugin);
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_EQ(StampedLines(dir / "out.jsonl"), 10);
+
+  // The same from VSTREAM_PLUGIN_PATH, as a folder: every *.so in it.
+  std::filesystem::create_directories(dir / "plugins");
+  std::filesystem::create_symlink(VSTREAM_TEST_PLUGIN, dir / "plugins/stamp.so");
+  const std::string env_config = Write(dir, "env.json", PluginStage("env.jsonl", 4));
+  const Result env_run = Vstream("run " + env_config, "VSTREAM_PLUGIN_PATH=" + dir / "plugins");
+  ASSERT_EQ(env_run.code, 0) << env_run.output;
+  EXPECT_EQ(StampedLines(dir / "env.jsonl"), 8);
+  // Both at once: the same library twice is loaded once.
+  EXPECT_EQ(Vstream("check " + env_config + plugin, "VSTREAM_PLUGIN_PATH=" + dir / "plugins").code, 0);
+}
+
+TEST(Cli, PluginsReachEveryStageOfSeveralConfigs) {
+  test::ScratchDir dir("cli_plugin_stages");
+  const std::string a = Write(dir, "a.json", PluginStage("a.jsonl", 6));
+  const std::string b = Write(dir, "b.json", PluginStage("b.jsonl", 3));
+  const Result run = Vstream("run " + a + " " + b + " --plugin " + VSTREAM_TEST_PLUGIN);
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_EQ(StampedLines(dir / "a.jsonl"), 12);
+  EXPECT_EQ(StampedLines(dir / "b.jsonl"), 6);
+}
+
+TEST(Cli, PluginThatFailsToLoadIsExitCode2WithTheReason) {
+  test::ScratchDir dir("cli_plugin_bad");
+  const Result missing = Vstream("inspect --plugin " + dir / "nope.so");
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("--plugin: plugin '" + dir / "nope.so" + "': no such file"), std::string::npos)
+      << missing.output;
+  const Result dropped = Vstream(std::string("inspect --plugin ") + VSTREAM_TEST_PLUGIN_DROPPED);
+  EXPECT_EQ(dropped.code, 2) << dropped.output;
+  EXPECT_NE(dropped.output.find("registered no module class"), std::string::npos) << dropped.output;
+  const Result env = Vstream("inspect", "VSTREAM_PLUGIN_PATH=" + dir / "nope");
+  EXPECT_EQ(env.code, 2) << env.output;
+  EXPECT_NE(env.output.find("VSTREAM_PLUGIN_PATH: '" + dir / "nope" + "': no such file or folder"), std::string::npos)
+      << env.output;
+  EXPECT_EQ(Vstream("run --plugin").code, 64);  // the option without its value
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ TEST(InferencerBatching, EightStreamsKeepOrderAndGetTheirOwnResults) {
   }
   for (int s = 0; s < kStreams; ++s) p.source->End("cam" + std::to_string(s), kFrames);
   ASSERT_TRUE(p.pipeline.WaitForStreams(std::chrono::seconds(60)));
-  p.pipeline.Stop();
+  EXPECT_TRUE(p.pipeline.Stop());
   EXPECT_FALSE(p.sink->out_of_order());
   for (int s = 0; s < kStreams; ++s) {
     const auto frames = p.sink->kept("cam" + std::to_string(s));
@@ -69,7 +69,7 @@ std::vector<float> Scores(const std::string& extra) {
   }
   p.source->End("cam", 24);
   EXPECT_TRUE(p.pipeline.WaitForStreams(std::chrono::seconds(60)));
-  p.pipeline.Stop();
+  EXPECT_TRUE(p.pipeline.Stop());
   std::vector<float> scores;
   for (const auto& frame : p.sink->kept("cam")) {
     for (const auto& o : frame->objects) scores.push_back(o.score);
@@ -97,7 +97,7 @@ TEST(InferencerBatching, TimeoutFlushesAPartialBatch) {
   EXPECT_EQ(frames[0]->objects[0].label, "blue");
   p.source->End("cam", 1);
   ASSERT_TRUE(p.pipeline.WaitForStreams(std::chrono::seconds(30)));
-  p.pipeline.Stop();
+  EXPECT_TRUE(p.pipeline.Stop());
 }
 
 TEST(InferencerBatching, EndOfStreamFlushesWithoutWaitingForTheTimeout) {
@@ -106,7 +106,7 @@ TEST(InferencerBatching, EndOfStreamFlushesWithoutWaitingForTheTimeout) {
   for (int64_t i = 0; i < 3; ++i) ASSERT_TRUE(p.source->Push(test::SolidFrame("cam", i, 10, 200, 10)));
   p.source->End("cam", 3);
   ASSERT_TRUE(p.pipeline.WaitForStreams(std::chrono::seconds(30))) << "the EOS did not flush the batch";
-  p.pipeline.Stop();
+  EXPECT_TRUE(p.pipeline.Stop());
   EXPECT_EQ(p.sink->kept("cam").size(), 3u);
 }
 
@@ -125,7 +125,7 @@ TEST(InferencerBatching, SkippedFramesKeepTheirPlaceInTheStream) {
   for (int64_t i = 0; i < 20; ++i) ASSERT_TRUE(source->Push(test::SolidFrame("cam", i, 10, 10, 200)));
   source->End("cam", 20);
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   auto* sink = pipeline.GetModule<test::Recorder>("sink");
   EXPECT_FALSE(sink->out_of_order());
   const auto frames = sink->kept("cam");
@@ -144,7 +144,7 @@ TEST(InferencerBatching, InferIntervalRunsEveryNthFrame) {
   for (int64_t i = 0; i < 10; ++i) ASSERT_TRUE(p.source->Push(test::SolidFrame("cam", i, 10, 10, 200)));
   p.source->End("cam", 10);
   ASSERT_TRUE(p.pipeline.WaitForStreams(std::chrono::seconds(30)));
-  p.pipeline.Stop();
+  EXPECT_TRUE(p.pipeline.Stop());
   const auto frames = p.sink->kept("cam");
   ASSERT_EQ(frames.size(), 10u);  // every frame goes on
   for (const auto& frame : frames) {

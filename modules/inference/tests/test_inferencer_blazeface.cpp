@@ -27,7 +27,7 @@ std::vector<FramePtr> DetectMegamind(const std::string& extra) {
   EXPECT_TRUE(s) << s.message();
   EXPECT_TRUE(pipeline.AddSource("megamind", kMegamind));
   EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(120)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   return pipeline.GetModule<test::Recorder>("sink")->kept("megamind");
 }
 
@@ -93,7 +93,7 @@ TEST(BlazeFace, NothingOnBlankFrames) {
   }
   source->End("blank", 6);
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const auto frames = pipeline.GetModule<test::Recorder>("sink")->kept("blank");
   ASSERT_EQ(frames.size(), 6u);
   for (const auto& frame : frames) EXPECT_TRUE(frame->objects.empty()) << "frame " << frame->frame_index;

@@ -18,7 +18,7 @@ std::string StartWith(const std::string& params) {
   if (!s) return s.message();
   s = pipeline.Start();
   const bool running = pipeline.running();
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   EXPECT_EQ(running, s.ok());
   return s ? "" : s.message();
 }
@@ -43,7 +43,7 @@ TEST(InferencerErrors, EachBadInputIsNamedAtOpen) {
   ExpectOpenFails(test::BlazeFaceParams(R"("input_width": 224, "input_height": 224)"),
                   "input_width/input_height say 224x224 but the model's input is 128x128");
   ExpectOpenFails(R"("model_path": ")" + classifier + R"(", "postproc_name": "nope")",
-                  "postproc_name 'nope' is not a registered postprocessor; known: PostprocClassification");
+                  "postproc_name: postprocessor 'nope' is not registered; known: blazeface, classification");
   ExpectOpenFails(R"("model_path": ")" + classifier + R"(", "postproc_name": "classification", "labels_path": "/no/labels.txt")",
                   "labels_path: cannot read '/no/labels.txt'");
   ExpectOpenFails(test::ClassifierParams(R"("devices": "0,1")"), "devices: device 0 does not exist");
@@ -90,7 +90,7 @@ TEST(InferencerErrors, CustomPostprocessorFromCpp) {
   ASSERT_TRUE(source->Push(test::SolidFrame("cam", 0, 250, 250, 10)));  // blue and green bright
   source->End("cam", 1);
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(30)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   const auto frames = pipeline.GetModule<test::Recorder>("sink")->kept("cam");
   ASSERT_EQ(frames.size(), 1u);
   ASSERT_EQ(frames[0]->objects.size(), 2u);

@@ -10,8 +10,8 @@ namespace {
 class BandPainter : public test::Stage {
  public:
   using Stage::Stage;
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     static const uint8_t kBgr[5][3] = {{20, 20, 220}, {220, 20, 20}, {20, 20, 220}, {20, 220, 20}, {20, 20, 220}};
     VideoFrame& image = frame->image;
     const int band = image.width() / 5;
@@ -25,7 +25,7 @@ class BandPainter : public test::Stage {
       object.label = kBgr[b][2] == 220 ? "car" : "person";
       frame->objects.push_back(object);
     }
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(BandPainter);
@@ -45,7 +45,7 @@ std::vector<FramePtr> RunBands(const std::string& extra) {
   for (int64_t i = 0; i < 4; ++i) EXPECT_TRUE(source->Push(test::SolidFrame("cam", i, 0, 0, 0, 200, 80)));
   source->End("cam", 4);
   EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
-  pipeline.Stop();
+  EXPECT_TRUE(pipeline.Stop());
   return pipeline.GetModule<test::Recorder>("sink")->kept("cam");
 }
 

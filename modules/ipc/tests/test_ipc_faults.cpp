@@ -138,7 +138,7 @@ std::string Answer(int fd) {
   while (ReceiveMessage(fd, -1, &type, &payload)) {
     if (type == MessageType::kError) {
       std::string reason;
-      DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason);
+      EXPECT_TRUE(DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason));
       reasons += reason + "\n";
     }
   }

@@ -15,9 +15,11 @@ namespace {
 class FailOdd : public Module {
  public:
   using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(FramePtr frame) override { return !frame->IsEos() && frame->frame_index % 2 == 1 ? -1 : 0; }
+  Status Process(FramePtr frame) override {
+    return !frame->IsEos() && frame->frame_index % 2 == 1 ? Fail("odd frame") : Status::Ok();
+  }
 };
 VSTREAM_REGISTER_MODULE(FailOdd);
 
@@ -26,19 +28,19 @@ VSTREAM_REGISTER_MODULE(FailOdd);
 class CheckPixels : public Module {
  public:
   using Module::Module;
-  bool Open(const ModuleParams&) override { return true; }
+  Status Open(const ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(FramePtr frame) override {
-    if (frame->IsEos()) return 0;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
     const VideoFrame& image = frame->image;
     const auto expected = static_cast<uint8_t>(frame->frame_index % 256);
     for (int r = 0; r < image.plane_rows(0); ++r) {
       const uint8_t* row = image.plane(0) + static_cast<size_t>(r) * image.stride(0);
       for (int b = 0; b < image.plane_row_bytes(0); ++b) {
-        if (row[b] != expected) return Fail("pixels of frame " + std::to_string(frame->frame_index) + " were overwritten"), -1;
+        if (row[b] != expected) return Fail("pixels of frame " + std::to_string(frame->frame_index) + " were overwritten");
       }
     }
-    return 0;
+    return {};
   }
 };
 VSTREAM_REGISTER_MODULE(CheckPixels);

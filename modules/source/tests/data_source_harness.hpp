@@ -30,12 +30,12 @@ class Harness {
     sink = pipeline.GetModule<Recorder>("sink");
     source = pipeline.GetModule<DataSource>("src");
   }
-  ~Harness() { pipeline.Stop(StopMode::kAbort); }
+  ~Harness() { EXPECT_TRUE(pipeline.Stop(StopMode::kAbort)); }
 
   /// Waits for every stream to end, then stops (delivering every event).
   bool Finish(std::chrono::seconds timeout = std::chrono::seconds(120)) {
     const bool done = pipeline.WaitForStreams(timeout);
-    pipeline.Stop();
+    EXPECT_TRUE(pipeline.Stop());
     return done;
   }
 

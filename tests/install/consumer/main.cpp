@@ -7,11 +7,11 @@
 class Count : public vstream::Module {
  public:
   using Module::Module;
-  bool Open(const vstream::ModuleParams&) override { return true; }
+  vstream::Status Open(const vstream::ModuleParams&) override { return {}; }
   void Close() override {}
-  int Process(vstream::FramePtr frame) override {
+  vstream::Status Process(vstream::FramePtr frame) override {
     if (!frame->IsEos()) ++frames;
-    return 0;
+    return {};
   }
   std::atomic<int> frames{0};
 };
@@ -29,7 +29,10 @@ int main() {
     return 1;
   }
   pipeline.WaitForStreams();
-  pipeline.Stop();
+  if (auto s = pipeline.Stop(); !s) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
   std::cout << "consumer ok: " << pipeline.GetModule<Count>("count")->frames << " frames\n";
   return 0;
 }

@@ -4,17 +4,18 @@
 //   "tee": { "class_name": "PassThrough", "parallelism": 2, "next_modules": ["a", "b"] }
 #pragma once
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
 
-class PassThrough : public Module {
+class VSTREAM_EXPORT PassThrough : public Module {
  public:
   using Module::Module;
   static ModuleDescription Describe();
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override {}
-  int Process(FramePtr frame) override;
+  Status Process(FramePtr frame) override;
 };
 
 }  // namespace vstream

@@ -16,18 +16,19 @@
 #include <thread>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
 
-class SyntheticSource : public SourceModule {
+class VSTREAM_EXPORT SyntheticSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
   ~SyntheticSource() override;
 
   static ModuleDescription Describe();
 
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
 
  protected:

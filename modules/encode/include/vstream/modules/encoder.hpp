@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
@@ -21,14 +22,14 @@ namespace detail {
 struct EncodeSession;
 }  // namespace detail
 
-class Encoder : public Module {
+class VSTREAM_EXPORT Encoder : public Module {
  public:
   using Module::Module;
   ~Encoder() override;
   static ModuleDescription Describe();
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
-  int Process(FramePtr frame) override;
+  Status Process(FramePtr frame) override;
 
  private:
   std::string PathFor(const std::string& stream_id, int64_t index) const;

@@ -23,6 +23,8 @@
 #include <opencv2/core.hpp>
 
 #include "vstream/detected_object.hpp"
+#include "vstream/export.hpp"
+#include "vstream/geometry.hpp"
 #include "vstream/inference/backend.hpp"
 #include "vstream/inference/tensor.hpp"
 #include "vstream/status.hpp"
@@ -44,7 +46,7 @@ struct PreprocessSpec {
 };
 
 /// How model-input pixels map back to the region: region_px = (model_px - pad) / scale.
-struct RegionTransform {
+struct VSTREAM_EXPORT RegionTransform {
   float scale_x = 1;
   float scale_y = 1;
   float pad_x = 0;
@@ -72,20 +74,21 @@ struct PostprocessContext {
 using Postprocessor = std::function<Status(const std::vector<Tensor>& outputs, int64_t item,
                                            const PostprocessContext& context, std::vector<DetectedObject>* objects)>;
 
-/// Register under `name`; false when taken. CNStream's names (PostprocClassification, PostprocSsd,
-/// PostprocYolov5, ...) are aliases of the built-in ones.
-bool RegisterPreprocessor(const std::string& name, Preprocessor preprocessor);
-bool RegisterPostprocessor(const std::string& name, Postprocessor postprocessor);
+/// Register under `name`; false when the name is taken (a name or an alias) or the function empty.
+/// CNStream's names PostprocClassification, PostprocSsd and PostprocYolov5 are aliases of the
+/// built-in ones: found (with or without a "cnstream::" prefix, as every name), not listed by *Names.
+VSTREAM_EXPORT bool RegisterPreprocessor(const std::string& name, Preprocessor preprocessor);
+VSTREAM_EXPORT bool RegisterPostprocessor(const std::string& name, Postprocessor postprocessor);
 /// Empty when unknown.
-Preprocessor FindPreprocessor(const std::string& name);
-Postprocessor FindPostprocessor(const std::string& name);
-std::vector<std::string> PreprocessorNames();
-std::vector<std::string> PostprocessorNames();
+VSTREAM_EXPORT Preprocessor FindPreprocessor(const std::string& name);
+VSTREAM_EXPORT Postprocessor FindPostprocessor(const std::string& name);
+VSTREAM_EXPORT std::vector<std::string> PreprocessorNames();
+VSTREAM_EXPORT std::vector<std::string> PostprocessorNames();
 
 /// The built-in "image" preprocessing (usable from custom preprocessors).
-Status PreprocessImage(const cv::Mat& region, const PreprocessSpec& spec, float* out, RegionTransform* transform);
+VSTREAM_EXPORT Status PreprocessImage(const cv::Mat& region, const PreprocessSpec& spec, float* out,
+                                      RegionTransform* transform);
 /// Greedy NMS by IoU over `objects` (kept in descending score order); per label when `per_label`.
-void NonMaximumSuppression(std::vector<DetectedObject>* objects, float iou_threshold, bool per_label);
-float IntersectionOverUnion(const BoundingBox& a, const BoundingBox& b);
+VSTREAM_EXPORT void NonMaximumSuppression(std::vector<DetectedObject>* objects, float iou_threshold, bool per_label);
 
 }  // namespace vstream

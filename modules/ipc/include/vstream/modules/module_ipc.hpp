@@ -1,6 +1,10 @@
 // ModuleIPC: splits one pipeline across processes. A client ModuleIPC ends the upstream process's
 // pipeline; a server ModuleIPC with the same socket_address starts the downstream one.
 //
+// "ModuleIPC" (CNStream's class name and parameters) names two classes: when a config loads, its
+// `ipc_type` chooses IpcSender ("client": a stage that sends every frame it gets) or IpcReceiver
+// ("server": a source whose streams come from the senders). Both may also be named directly.
+//
 // The client copies each frame's pixels into a slot of a shared-memory segment it owns (the only
 // copy) and sends the frame's metadata over a Unix socket; the server wraps the slot as the frame's
 // buffer (no copy) and hands the slot back when the last reference to the frame in its process is
@@ -15,10 +19,10 @@
 //                       "custom_params": { "ipc_type": "server", "socket_address": "test_ipc" } }
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
@@ -28,34 +32,50 @@ class IpcClient;
 class IpcServer;
 }  // namespace detail::ipc
 
-class ModuleIPC : public SourceModule {
+/// The parameters of ModuleIPC, IpcSender and IpcReceiver (one set, as CNStream has it).
+VSTREAM_EXPORT ModuleDescription DescribeModuleIPC();
+
+/// ModuleIPC with ipc_type "client": the last module of the upstream process.
+class VSTREAM_EXPORT IpcSender : public Module {
  public:
-  explicit ModuleIPC(std::string name);
-  ~ModuleIPC() override;
+  explicit IpcSender(std::string name);
+  ~IpcSender() override;
 
   static ModuleDescription Describe();
-  /// A server is a source (its frames come from other processes); a client is a stage.
-  static bool IsSource(const std::map<std::string, std::string>& custom_params);
-
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
-  /// Client: copies the frame into a free slot (waiting for one while max_cachedframe_size frames
-  /// are in flight) and sends it; returns 0 (the frame also goes on to any next_modules).
-  int Process(FramePtr frame) override;
+  /// Copies the frame into a free slot (waiting for one while max_cachedframe_size frames are in
+  /// flight) and sends it; the frame also goes on to any next_modules.
+  Status Process(FramePtr frame) override;
+  void Interrupt() override;
+
+ private:
+  friend class detail::ipc::IpcClient;
+  std::unique_ptr<detail::ipc::IpcClient> client_;
+};
+
+/// ModuleIPC with ipc_type "server": the first module of the downstream process, a source.
+class VSTREAM_EXPORT IpcReceiver : public SourceModule {
+ public:
+  explicit IpcReceiver(std::string name);
+  ~IpcReceiver() override;
+
+  static ModuleDescription Describe();
+  Status Open(const ModuleParams& params) override;
+  void Close() override;
   void Interrupt() override;
 
  protected:
-  /// A server's streams come from its clients; AddSource from the application is refused.
+  /// A receiver's streams come from its senders; AddSource from the application is refused.
   Status OnAddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options) override;
-  /// Server: ends the stream now; frames of it that still arrive are released unprocessed (or, when
-  /// the pipeline is stopping, left unacknowledged for the client to resend to the next server).
+  /// Ends the stream now; frames of it that still arrive are released unprocessed (or, when the
+  /// pipeline is stopping, left unacknowledged for the client to resend to the next server).
   void OnRemoveSource(const std::string& stream_id) override;
 
  private:
   friend class detail::ipc::IpcServer;
-  friend class detail::ipc::IpcClient;
-  std::unique_ptr<detail::ipc::IpcClient> client_;
   std::unique_ptr<detail::ipc::IpcServer> server_;
 };
 
 }  // namespace vstream
+

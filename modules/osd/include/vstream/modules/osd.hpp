@@ -13,17 +13,18 @@
 #include <string>
 #include <vector>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
 
-class Osd : public Module {
+class VSTREAM_EXPORT Osd : public Module {
  public:
   using Module::Module;
   static ModuleDescription Describe();
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
-  int Process(FramePtr frame) override;
+  Status Process(FramePtr frame) override;
 
  private:
   struct Rate {

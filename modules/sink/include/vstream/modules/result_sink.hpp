@@ -16,18 +16,19 @@
 #include <mutex>
 #include <string>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
 
-class ResultSink : public Module {
+class VSTREAM_EXPORT ResultSink : public Module {
  public:
   using Module::Module;
   ~ResultSink() override;
   static ModuleDescription Describe();
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
-  int Process(FramePtr frame) override;
+  Status Process(FramePtr frame) override;
 
   /// The JSON line for `frame` (without the newline).
   static std::string ToJsonLine(const Frame& frame);

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 
+#include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
 namespace vstream {
@@ -34,14 +35,14 @@ class StreamReader;
 struct ReaderSettings;
 }  // namespace detail
 
-class DataSource : public SourceModule {
+class VSTREAM_EXPORT DataSource : public SourceModule {
  public:
   using SourceModule::SourceModule;
   ~DataSource() override;
 
   static ModuleDescription Describe();
 
-  bool Open(const ModuleParams& params) override;
+  Status Open(const ModuleParams& params) override;
   void Close() override;
 
   /// Feeds bytes of an Annex-B H.264/H.265 elementary stream to a "mem://h264" or "mem://hevc"

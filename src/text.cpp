@@ -1,11 +1,11 @@
-#include "text_util.hpp"
+#include "vstream/text.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
-namespace vstream::detail {
+namespace vstream {
 
 std::string Trim(std::string_view text) {
   size_t begin = 0;
@@ -99,4 +99,4 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   return best;
 }
 
-}  // namespace vstream::detail
+}  // namespace vstream

@@ -1,4 +1,8 @@
-// FFmpeg helpers shared by the module families that use FFmpeg (private, never installed).
+// FFmpeg helpers for modules that use FFmpeg (header-only: include it where you use FFmpeg; the
+// vstream library itself does not make you link FFmpeg).
+//
+//   if (int rc = avformat_open_input(&ctx, url, nullptr, nullptr); rc < 0) return Fail(vstream::AvError(rc));
+//   AVPixelFormat want = vstream::ToAvPixelFormat(vstream::PixelFormat::kNV12);
 #pragma once
 
 extern "C" {
@@ -10,7 +14,7 @@ extern "C" {
 
 #include "vstream/video_frame.hpp"
 
-namespace vstream::detail {
+namespace vstream {
 
 /// FFmpeg's message for an error code ("Invalid data found when processing input").
 inline std::string AvError(int code) {
@@ -31,4 +35,4 @@ inline AVPixelFormat ToAvPixelFormat(PixelFormat format) {
   return AV_PIX_FMT_NONE;
 }
 
-}  // namespace vstream::detail
+}  // namespace vstream

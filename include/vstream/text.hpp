@@ -1,0 +1,26 @@
+// Text helpers that vstream's own modules use and a custom module may too: trimming, splitting and
+// joining, numbers printed the way configs write them, and "did you mean" suggestions for error
+// messages that name a value the user mistyped.
+//
+//   std::string hint = vstream::ClosestMatch("Inferncer", {"Inferencer", "Tracker"});  // "Inferencer"
+//   std::string list = vstream::Join({"a", "b"}, ", ");                                 // "a, b"
+#pragma once
+
+#include "vstream/export.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vstream {
+
+VSTREAM_EXPORT std::string Trim(std::string_view text);
+VSTREAM_EXPORT std::string ToLower(std::string_view text);
+VSTREAM_EXPORT std::vector<std::string> Split(std::string_view text, char separator);
+VSTREAM_EXPORT std::string Join(const std::vector<std::string>& items, std::string_view separator);
+/// Shortest round-tripping text of a number ("40", "0.5", "1e-06").
+VSTREAM_EXPORT std::string FormatNumber(double value);
+/// The candidate nearest to `word` by edit distance, when near enough to be a likely typo; else "".
+VSTREAM_EXPORT std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace vstream
