@@ -1,11 +1,11 @@
 #include "vstream/log.hpp"
 
+#include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <cstdlib>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -48,8 +48,8 @@ LogLevel FromSpd(spdlog::level::level_enum level) {
   }
 }
 
-/// Hands each line's text to a user function (base_sink serializes calls with its mutex).
-class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
+/// Hands each line's text to a user function. Calls are serialized by the dist_sink above it.
+class CallbackSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   explicit CallbackSink(LogCallback callback) : callback_(std::move(callback)) {}
 

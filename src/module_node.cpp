@@ -4,8 +4,8 @@
 #include <exception>
 
 #include "frame_access.hpp"
-#include "vstream/log.hpp"
 #include "pipeline_impl.hpp"
+#include "vstream/log.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream::detail {
@@ -17,7 +17,8 @@ ModuleNode::ModuleNode(PipelineImpl* pipeline_in, std::unique_ptr<Module> module
       config(std::move(config_in)),
       is_source(is_source_in),
       params(std::move(params_in)),
-      skip_(std::move(skip)) {}
+      skip_(std::move(skip)),
+      forwards_itself_(module->forwarding() == Module::Forwarding::kByModule) {}
 
 ModuleNode::~ModuleNode() {
   CloseQueues(true);
@@ -158,9 +159,9 @@ void ModuleNode::WorkerLoop(size_t worker) {
   }
 }
 
-Status ModuleNode::Run(const FramePtr& frame, bool skipped) {
+Status CallProcess(Module& module, const FramePtr& frame, bool skipped) {
   try {
-    return skipped ? module->ProcessSkipped(frame) : module->Process(frame);
+    return skipped ? module.ProcessSkipped(frame) : module.Process(frame);
   } catch (const std::exception& e) {
     return {StatusCode::kRuntimeError, std::string("Process threw: ") + e.what()};
   } catch (...) {
@@ -171,10 +172,9 @@ Status ModuleNode::Run(const FramePtr& frame, bool skipped) {
 void ModuleNode::Handle(FramePtr frame) {
   const bool eos = frame->IsEos();
   const bool skip = !eos && skip_ && skip_(*frame);
-  const bool forwards_itself = module->forwarding() == Module::Forwarding::kByModule;
   if (skip) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
-    if (!forwards_itself) {
+    if (!forwards_itself_) {
       Forward(std::move(frame));
       return;
     }
@@ -183,11 +183,11 @@ void ModuleNode::Handle(FramePtr frame) {
   }
   const bool profiling = pipeline->profiling && !skip;
   const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  Status result = Run(frame, skip);
+  Status result = CallProcess(*module, frame, skip);
   if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
 
   if (result.ok()) {
-    if (!forwards_itself) Forward(std::move(frame));
+    if (!forwards_itself_) Forward(std::move(frame));
     return;
   }
   errors_.fetch_add(1, std::memory_order_relaxed);

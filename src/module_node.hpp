@@ -30,6 +30,10 @@ namespace vstream::detail {
 
 class PipelineImpl;
 
+/// Calls `module`'s Process (or ProcessSkipped), turning an exception into an error Status: how the
+/// pipeline and the ModuleRunner both call a module.
+Status CallProcess(Module& module, const FramePtr& frame, bool skipped);
+
 class ModuleNode final : public ModuleContext {
  public:
   ModuleNode(PipelineImpl* pipeline, std::unique_ptr<Module> module, ModuleConfig config, bool is_source,
@@ -73,12 +77,12 @@ class ModuleNode final : public ModuleContext {
  private:
   void WorkerLoop(size_t worker);
   void Handle(FramePtr frame);
-  /// Process (or ProcessSkipped), with exceptions turned into an error Status.
-  Status Run(const FramePtr& frame, bool skipped);
+
   bool Enqueue(size_t worker, FramePtr frame);
   void CountDrop(const FramePtr& frame);
 
   const SkipPredicate skip_;
+  const bool forwards_itself_;  // module->forwarding() is kByModule (a property of the class)
   std::vector<std::unique_ptr<BoundedQueue<FramePtr>>> queues_;  // one per worker; set before StartWorkers
   std::vector<std::unique_ptr<std::mutex>> join_mutexes_;        // one per worker, join nodes only
   std::vector<std::thread> workers_;

@@ -1,8 +1,8 @@
 #include "vstream/module_runner.hpp"
 
-#include <exception>
 #include <utility>
 
+#include "module_node.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream {
@@ -132,15 +132,14 @@ Status ModuleRunner::Push(FramePtr frame) {
     context_->Transmit(std::move(frame));  // passed on untouched, as a pipeline does
     return Status::Ok();
   }
-  Status result;
-  try {
-    result = skipped ? module_->ProcessSkipped(frame) : module_->Process(frame);
-  } catch (const std::exception& e) {
-    result = {StatusCode::kRuntimeError, std::string("Process threw: ") + e.what()};
-  }
+  Status result = detail::CallProcess(*module_, frame, skipped);
   if (!result) {
-    Record(EventType::kFrameError, frame->stream_id, result.message(), frame->frame_index);
-    if (frame->IsEos()) context_->Transmit(std::move(frame));  // an EOS goes on, as in a pipeline
+    if (frame->IsEos()) {  // an EOS goes on, reported as the pipeline reports it
+      Record(EventType::kModuleError, frame->stream_id, "failed while handling the end of stream: " + result.message());
+      context_->Transmit(std::move(frame));
+    } else {
+      Record(EventType::kFrameError, frame->stream_id, result.message(), frame->frame_index);
+    }
     return result;
   }
   if (!forwards_itself) context_->Transmit(std::move(frame));

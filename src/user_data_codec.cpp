@@ -95,7 +95,9 @@ std::shared_ptr<const UserDataCodec> FindUserDataCodec(std::type_index type) {
 }
 
 std::shared_ptr<const UserDataCodec> FindUserDataCodec(const std::string& name) {
-  return TheRegistry().by_name.Find(name).value_or(nullptr);
+  Registry& registry = TheRegistry();
+  std::lock_guard<std::mutex> lock(registry.mutex);  // not between a replaced codec's Remove and Set
+  return registry.by_name.Find(name).value_or(nullptr);
 }
 
 }  // namespace vstream

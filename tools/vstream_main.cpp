@@ -6,7 +6,7 @@
 //   vstream check CONFIG [--set module.key=value]...
 //   vstream inspect [CLASS] [--markdown] | --markdown-dir DIR
 //   vstream graph CONFIG
-//   vstream --version
+//   vstream --version | version
 // run, check, inspect and graph take --plugin LIB.so (repeatable) and load VSTREAM_PLUGIN_PATH first.
 //
 // Exit codes: 0 success, 1 runtime error, 2 invalid config or plugin, 64 wrong usage.
@@ -45,7 +45,7 @@ const char* kUsage =
     "              [--stats-json FILE] [--log-level LEVEL] [--plugin LIB.so]...\n"
     "      Runs the pipeline until every stream has ended (Ctrl-C: stop gracefully; twice: abort).\n"
     "  vstream run CONFIG CONFIG... [--set MODULE.KEY=VALUE]... [--restart N] [--stats-interval SECONDS]\n"
-    "              [--plugin LIB.so]...\n"
+    "              [--log-level LEVEL] [--plugin LIB.so]...\n"
     "      Runs each config in a process of its own and supervises them (Ctrl-C stops all; a stage\n"
     "      that dies is reported, and restarted up to N times with --restart).\n"
     "  vstream check CONFIG [--set MODULE.KEY=VALUE]... [--plugin LIB.so]...\n"
@@ -57,7 +57,7 @@ const char* kUsage =
     "      Writes DIR/<class>.md, the module reference, for every class.\n"
     "  vstream graph CONFIG [--plugin LIB.so]...\n"
     "      Prints the pipeline as a Graphviz DOT graph.\n"
-    "  vstream --version\n"
+    "  vstream --version | version\n"
     "      Prints the version (\"vstream X.Y.Z\").\n"
     "--plugin LIB.so loads module classes from a shared library (repeatable); the libraries and folders\n"
     "in VSTREAM_PLUGIN_PATH (colon-separated; a folder: every *.so in it) are loaded before them.\n"

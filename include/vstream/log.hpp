@@ -37,8 +37,9 @@ VSTREAM_EXPORT spdlog::logger& Logger();
 /// with its own pattern.
 VSTREAM_EXPORT void SetLogSink(std::shared_ptr<spdlog::sinks::sink> sink);
 /// Calls `callback` with each line's level and text (without time stamp or level) instead of
-/// writing to stderr. It is called on the thread that logs, possibly several at once: make it
-/// thread-safe and quick. An empty callback goes back to stderr.
+/// writing to stderr. It is called on the thread that logs, one call at a time (under the log's
+/// lock): keep it quick, and do not log or change the log output from inside it. An empty callback
+/// goes back to stderr.
 using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
 VSTREAM_EXPORT void SetLogCallback(LogCallback callback);
 /// Back to stderr.

@@ -178,15 +178,14 @@ class VSTREAM_EXPORT Module {
         for (auto& [stream_id, state] : map) visit(stream_id, state);
       }
     }
-    void Clear() { maps_.clear(); }
+    void Clear() { Reset(workers_); }
 
    private:
     std::map<std::string, T>& MapOf(const std::string& stream_id) {
-      if (maps_.empty()) Reset(1);
       return maps_[WorkerForStream(stream_id, workers_)];
     }
     int workers_ = 1;
-    std::vector<std::map<std::string, T>> maps_;  // one per worker
+    std::vector<std::map<std::string, T>> maps_ = std::vector<std::map<std::string, T>>(1);  // one per worker
   };
 
  private:

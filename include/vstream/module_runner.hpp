@@ -73,7 +73,8 @@ class VSTREAM_EXPORT ModuleRunner {
   /// For sources: starts a stream as Pipeline::AddSource would.
   Status AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options = {});
 
-  /// Waits until at least `count` frames (EOS included) came out, or the timeout. True when they did.
+  /// Waits until at least `count` frames (EOS included) came out since the start or the last
+  /// ClearOutput, or the timeout. True when they did.
   bool WaitForOutput(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Waits until the EOS of `stream_id` came out (needed for modules that forward frames later).
   bool WaitForEos(const std::string& stream_id, std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -81,7 +82,8 @@ class VSTREAM_EXPORT ModuleRunner {
   /// What the module forwarded so far, in order: all streams, or one.
   std::vector<FramePtr> Output() const;
   std::vector<FramePtr> Output(const std::string& stream_id) const;
-  /// Forgets the output collected so far (a long test's memory stays flat).
+  /// Forgets the output collected so far (a long test's memory stays flat); WaitForEos still knows
+  /// the streams whose EOS came out before.
   void ClearOutput();
   /// The events so far, in the order they happened.
   std::vector<Event> Events() const;

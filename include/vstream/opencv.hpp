@@ -1,5 +1,5 @@
 // OpenCV views of vstream images, and conversion to BGR or RGB from any pixel format (header-only:
-// include it where you use OpenCV; the vstream library itself does not make you link OpenCV).
+// include it where you use OpenCV, which vstream's CMake package and pkg-config file already bring).
 //
 // ToMat returns a cv::Mat that points at the frame's pixels (no copy) for packed formats
 // (BGR24, RGB24: CV_8UC3; GRAY8: CV_8UC1) and, for NV12, a single CV_8UC1 Mat of height*3/2 rows

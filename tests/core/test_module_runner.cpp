@@ -58,6 +58,36 @@ TEST(ModuleRunner, AFailedFrameGoesNoFurtherAndIsAnEvent) {
   EXPECT_EQ(events[0].frame_index, 1);
 }
 
+// Marks the frames it processes; fails on the end of a stream.
+class MarksAndFailsAtEos : public Module {
+ public:
+  using Module::Module;
+  Status Open(const ModuleParams&) override { return {}; }
+  void Close() override {}
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return Fail("cannot flush");
+    frame->data.Set("processed", true);
+    return {};
+  }
+};
+
+TEST(ModuleRunner, SkippedFramesPassUntouchedAndAFailedEosStillGoesOnAsInAPipeline) {
+  ModuleRunnerOptions options;
+  options.skip_if = "every_nth:2";  // frames 1 and 3 match
+  ModuleRunner runner(std::make_unique<MarksAndFailsAtEos>("marks"), {}, {}, options);
+  ASSERT_TRUE(runner.Open());
+  for (int64_t i = 0; i < 4; ++i) ASSERT_TRUE(runner.Push("cam", i));
+  EXPECT_EQ(runner.PushEos("cam").message(), "cannot flush");
+  const auto frames = runner.Output("cam");
+  ASSERT_EQ(frames.size(), 5u);
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(frames[static_cast<size_t>(i)]->data.Has("processed"), i % 2 == 0) << i;
+  EXPECT_TRUE(frames.back()->IsEos());
+  const auto events = runner.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kModuleError);  // what the pipeline posts for a failed EOS
+  EXPECT_NE(events[0].message.find("end of stream: cannot flush"), std::string::npos) << events[0].message;
+}
+
 TEST(ModuleRunner, CollectsFramesAModuleTransmitsLaterAndSkippedOnesInOrder) {
   ModuleRunnerOptions options;
   options.skip_if = "every_nth:3";  // frames 2, 5, 8 match

@@ -2,6 +2,11 @@
 // every module in order, and every frame arrives.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "test_modules.hpp"
 #include "vstream/vstream.hpp"
 
@@ -61,6 +66,42 @@ TEST(PipelineOrder, StreamsAddedThroughTheApi) {
   ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
   ExpectComplete(*pipeline.GetModule<test::Recorder>("sink"), 16, 100);
   EXPECT_TRUE(pipeline.Stop());
+}
+
+// What a module computes with WorkerFor(stream_id) is the worker the pipeline routes the stream to:
+// each index is always the same thread, and each stream always the same index. PerStreamState and
+// the Inferencer's per-worker executors rely on it.
+class WorkerProbe : public test::Stage {
+ public:
+  using Stage::Stage;
+  Status Process(FramePtr frame) override {
+    const size_t worker = WorkerFor(frame->stream_id);
+    std::lock_guard<std::mutex> lock(mutex_);
+    threads[worker].insert(std::this_thread::get_id());
+    workers[frame->stream_id].insert(worker);
+    return {};
+  }
+  std::mutex mutex_;
+  std::map<size_t, std::set<std::thread::id>> threads;         // worker index -> threads seen
+  std::map<std::string, std::set<size_t>> workers;             // stream -> worker indexes seen
+};
+VSTREAM_REGISTER_MODULE(WorkerProbe);
+
+TEST(PipelineOrder, WorkerForNamesTheWorkerThatRunsTheStream) {
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(12, 50, R"("probe")", R"(
+      "probe": {"class_name": "WorkerProbe", "parallelism": 3})", /*threads=*/2)));
+  ASSERT_TRUE(pipeline.Start());
+  ASSERT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
+  EXPECT_TRUE(pipeline.Stop());
+  auto* probe = pipeline.GetModule<WorkerProbe>("probe");
+  ASSERT_EQ(probe->workers.size(), 12u);
+  for (const auto& [stream, seen] : probe->workers) EXPECT_EQ(seen.size(), 1u) << stream;
+  EXPECT_GE(probe->threads.size(), 2u);  // 12 streams spread over more than one of the 3 workers
+  for (const auto& [worker, seen] : probe->threads) {
+    EXPECT_LT(worker, 3u);
+    EXPECT_EQ(seen.size(), 1u) << "worker " << worker << " ran on several threads";
+  }
 }
 
 }  // namespace
