@@ -16,8 +16,8 @@ packages=(
   libopencv-dev opencv-doc
   # inference tests: small ONNX models are generated at test time
   python3-onnx
-  # multi-process; clang with its libFuzzer runtime builds the IPC message decoder's fuzz target
-  libboost-dev clang libclang-rt-14-dev
+  # clang with its libFuzzer runtime builds the IPC message decoder's fuzz target
+  clang libclang-rt-14-dev
   # benchmark baselines (bench/): GStreamer decode
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 )

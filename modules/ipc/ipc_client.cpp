@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <typeindex>
@@ -22,6 +23,7 @@ constexpr size_t kPageSize = 4096;
 constexpr int kFirstBackoffMs = 5;
 constexpr int kLongestBackoffMs = 200;
 constexpr auto kWaitingWarning = std::chrono::seconds(3);
+constexpr int kMessageTimeoutMs = 10000;  // a server that stalls mid-message this long is dropped
 
 uint64_t RandomClientId() {
   std::random_device device;
@@ -42,7 +44,6 @@ IpcClient::~IpcClient() {
 }
 
 Status IpcClient::Start() {
-  ShmSegment::RemoveStale();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
   io_thread_ = std::thread([this] { Run(); });
@@ -119,57 +120,80 @@ Status IpcClient::EnsureSegment(size_t bytes) {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(state_mutex_);
-      state_changed_.wait(lock, [this] { return free_slots_.size() == (segment_ ? settings_.slots : 0) || interrupted_; });
+      state_changed_.wait(lock, [this] { return free_slots_.size() == (segment_ ? slot_count_ : 0) || interrupted_; });
       if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for the server to release every slot"};
     }
     std::lock_guard<std::mutex> send_lock(send_mutex_);
-    std::string hello;
+    HelloToSend hello;
     {
       std::lock_guard<std::mutex> lock(state_mutex_);
-      if (free_slots_.size() != (segment_ ? settings_.slots : 0)) continue;
+      if (free_slots_.size() != (segment_ ? slot_count_ : 0)) continue;
       const uint64_t slot_size = (bytes + kPageSize - 1) / kPageSize * kPageSize;
-      std::unique_ptr<ShmSegment> created;
-      if (Status s = ShmSegment::Create(slot_size * settings_.slots, &created); !s) {
-        return {s.code(), s.message() + " (" + std::to_string(settings_.slots) + " slots of " + std::to_string(slot_size) +
-                              " bytes: lower max_cachedframe_size or free space in /dev/shm)"};
+      // All slots when the memory is there; else as many as can be reserved (halving), at least one.
+      uint32_t count = settings_.slots;
+      if (const size_t limit = ShmSegment::SizeLimit(); limit / slot_size < count) {
+        count = static_cast<uint32_t>(std::max<uint64_t>(1, limit / slot_size));
       }
-      if (segment_ != nullptr) {
+      std::unique_ptr<ShmSegment> created;
+      Status made;
+      while (true) {
+        made = ShmSegment::Create(slot_size * count, &created);
+        if (made || count == 1) break;
+        count = count / 2;
+      }
+      if (!made) {
+        return {made.code(), made.message() + ", so not even one slot of " + std::to_string(slot_size) +
+                                 " bytes for this frame; give the process more memory (a container's memory limit, "
+                                 "ulimit -f) or send smaller frames"};
+      }
+      if (count < settings_.slots) {
+        VSTREAM_LOG_WARN("module '{}': only {} of the {} shared-memory slots of {} bytes could be reserved; running with {} "
+                         "(lower max_cachedframe_size to {} to silence this, or give the process more memory)",
+                         settings_.module, count, settings_.slots, slot_size, count, count);
+      } else if (segment_ != nullptr) {
         VSTREAM_LOG_INFO("module '{}': frames grew to {} bytes; new shared-memory slots of {} bytes", settings_.module, bytes,
-                    slot_size);
+                         slot_size);
       }
       segment_ = std::move(created);
       slot_size_ = slot_size;
+      slot_count_ = count;
       ++segment_generation_;
       free_slots_.clear();
-      for (uint32_t i = settings_.slots; i > 0; --i) free_slots_.push_back(i - 1);
+      for (uint32_t i = count; i > 0; --i) free_slots_.push_back(i - 1);
       hello = HelloMessage();
     }
     // Under send_mutex_, so the server hears of the new slots before any frame that uses them.
-    if (fd_ >= 0) (void)SendAll(fd_, hello, wake_fd_);  // a failure shows up as EOF on the I/O thread
+    if (fd_ >= 0) (void)SendHello(fd_, hello);  // a failure shows up as EOF on the I/O thread
     return Status::Ok();
   }
 }
 
-std::string IpcClient::HelloMessage() {
+IpcClient::HelloToSend IpcClient::HelloMessage() {
   // Called with state_mutex_ held.
   Hello hello;
   hello.pid = static_cast<uint32_t>(::getpid());
   hello.client_id = client_id_;
   if (segment_ != nullptr) {
-    hello.segment = segment_->name();
-    hello.slot_count = settings_.slots;
+    hello.slot_count = slot_count_;
     hello.slot_size = slot_size_;
   }
-  return EncodeHello(hello);
+  return {EncodeHello(hello), segment_};
+}
+
+Status IpcClient::SendHello(int fd, const HelloToSend& hello) {
+  return SendAll(fd, hello.bytes, wake_fd_, hello.segment != nullptr ? hello.segment->fd() : -1);
 }
 
 Status IpcClient::Reserve(bool with_slot, uint32_t* slot, uint8_t** memory) {
   std::unique_lock<std::mutex> lock(state_mutex_);
-  // Every frame in flight counts, with pixels or not (an EOS too): at most max_cachedframe_size.
-  state_changed_.wait(lock, [this] { return in_flight_ < settings_.slots || interrupted_; });
+  // Every frame in flight counts, with pixels or not (an EOS too): at most max_cachedframe_size,
+  // and a frame with pixels needs a slot (there may be fewer slots than that when memory was short).
+  state_changed_.wait(lock, [&] {
+    return interrupted_ || (in_flight_ < settings_.slots && (!with_slot || !free_slots_.empty()));
+  });
   if (interrupted_) return {StatusCode::kFailedState, "stopped while waiting for the server to release a frame"};
   ++in_flight_;
-  if (with_slot) {  // fewer than `slots` frames in flight, so a slot is free
+  if (with_slot) {
     *slot = free_slots_.back();
     free_slots_.pop_back();
     *memory = segment_->data() + static_cast<size_t>(*slot) * slot_size_;
@@ -245,9 +269,10 @@ Status IpcClient::Send(const FramePtr& frame) {
   // must not reach the socket, where it would close the connection and be resent forever. The
   // sequence and slot are filled in below.
   std::string encoded = EncodeFrame(message);
-  if (encoded.size() - kHeaderSize > kMaxPayload) {
-    return {StatusCode::kInvalidArgument, "the frame's metadata takes " + std::to_string(encoded.size()) +
-                                              " bytes, more than ModuleIPC's limit of " + std::to_string(kMaxPayload)};
+  if (const uint32_t limit = server_max_payload_.load(); encoded.size() - kHeaderSize > limit) {
+    return {StatusCode::kInvalidArgument, "the frame's metadata takes " + std::to_string(encoded.size() - kHeaderSize) +
+                                              " bytes, more than the ModuleIPC server's limit of " + std::to_string(limit) +
+                                              " (its max_message_bytes)"};
   }
   FrameMessage decoded;
   if (Status s = DecodeFrame(reinterpret_cast<const uint8_t*>(encoded.data()) + kHeaderSize, encoded.size() - kHeaderSize,
@@ -273,6 +298,14 @@ Status IpcClient::Send(const FramePtr& frame) {
   }
   if (fd_ >= 0) (void)SendAll(fd_, encoded, wake_fd_);  // a failure shows up as EOF on the I/O thread, which resends
   return Status::Ok();
+}
+
+ReceiveOptions IpcClient::ReceiveOptionsForServer() const {
+  ReceiveOptions options;
+  options.wake = wake_fd_;
+  options.wake_mid_message = true;  // the client wakes only to stop: a half-read message must not hold it
+  options.message_timeout_ms = kMessageTimeoutMs;
+  return options;
 }
 
 bool IpcClient::WaitBackoff(int milliseconds) {
@@ -321,17 +354,17 @@ bool IpcClient::Connect(int* fd) {
   uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> send_lock(send_mutex_);
-    std::string hello;
+    HelloToSend hello;
     {
       std::lock_guard<std::mutex> lock(state_mutex_);
       hello = HelloMessage();
       generation = segment_generation_;
     }
-    if (!SendAll(*fd, hello, wake_fd_)) return give_up("");
+    if (!SendHello(*fd, hello)) return give_up("");
   }
   MessageType type{};
   std::string payload;
-  Status answer = ReceiveMessage(*fd, wake_fd_, &type, &payload);
+  Status answer = ReceiveMessage(*fd, ReceiveOptionsForServer(), &type, &payload);
   if (!answer) return give_up("");  // stopping, or the server went away again
   if (type == MessageType::kError) {
     std::string reason;
@@ -339,18 +372,48 @@ bool IpcClient::Connect(int* fd) {
     return give_up("the ModuleIPC server on '" + settings_.socket_path + "' refused this client: " + reason);
   }
   if (type != MessageType::kWelcome) return give_up("the ModuleIPC server on '" + settings_.socket_path + "' did not answer Hello");
+  Welcome welcome;
+  if (Status decoded = DecodeWelcome(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &welcome); !decoded) {
+    return give_up("the ModuleIPC server on '" + settings_.socket_path + "' sent a " + decoded.message());
+  }
+  server_max_payload_ = std::min(welcome.max_payload, kMaxPayload);
 
   std::lock_guard<std::mutex> send_lock(send_mutex_);
   std::vector<std::string> resend;
-  std::string hello;
+  HelloToSend hello;
+  std::set<std::string> refused_streams;
+  size_t refused = 0;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (segment_generation_ != generation) hello = HelloMessage();
-    for (const auto& [sequence, pending] : unacked_) resend.push_back(pending.message);
+    for (auto it = unacked_.begin(); it != unacked_.end();) {
+      // Frames queued while no server was there, larger than this one takes: it would refuse them
+      // forever, so they are dropped now (and reported) instead.
+      if (it->second.message.size() - kHeaderSize > server_max_payload_.load()) {
+        refused_streams.insert(it->second.stream_id);
+        ++refused;
+        if (it->second.slot != kNoSlot) free_slots_.push_back(it->second.slot);
+        --in_flight_;
+        it = unacked_.erase(it);
+        continue;
+      }
+      resend.push_back(it->second.message);
+      ++it;
+    }
+    if (refused > 0) state_changed_.notify_all();
+  }
+  if (refused > 0) {
+    std::string streams;
+    for (const auto& id : refused_streams) streams += (streams.empty() ? "'" : ", '") + id + "'";
+    const std::string message = std::to_string(refused) + " frame(s) of stream(s) " + streams +
+                                " have more metadata than the ModuleIPC server on '" + settings_.socket_path + "' takes (" +
+                                std::to_string(server_max_payload_.load()) + " bytes, its max_message_bytes); they are dropped";
+    VSTREAM_LOG_ERROR("module '{}': {}", settings_.module, message);
+    module_->ReportModuleError(message);
   }
   // The I/O thread reads no release while it resends; the server queues them meanwhile (it never
   // blocks on a client that does not read), and a stop wakes these sends.
-  if (!hello.empty() && !SendAll(*fd, hello, wake_fd_)) return give_up("");
+  if (!hello.bytes.empty() && !SendHello(*fd, hello)) return give_up("");
   for (const auto& message : resend) {
     if (!SendAll(*fd, message, wake_fd_)) return give_up("");
   }
@@ -372,7 +435,7 @@ bool IpcClient::ReadReleases(int fd) {
   MessageType type{};
   std::string payload;
   while (true) {
-    Status s = ReceiveMessage(fd, wake_fd_, &type, &payload);
+    Status s = ReceiveMessage(fd, ReceiveOptionsForServer(), &type, &payload);
     if (!s && s.code() == StatusCode::kFailedState) return false;  // woken: stopping
     if (!s) {
       Disconnect(fd, s.code() == StatusCode::kUnavailable ? "the server closed the connection" : s.message(), true);

@@ -12,6 +12,7 @@
 // never held across I/O. A thread that holds both takes send_mutex_ first.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "ipc_protocol.hpp"
+#include "ipc_socket.hpp"
 #include "shm_segment.hpp"
 #include "vstream/frame.hpp"
 #include "vstream/status.hpp"
@@ -61,13 +63,19 @@ class IpcClient {
     std::string stream_id;
   };
 
+  struct HelloToSend {
+    std::string bytes;
+    std::shared_ptr<ShmSegment> segment;  // its fd goes with the message; kept open while sending
+  };
+
   Status EnsureSegment(size_t bytes);
   /// Waits for room (fewer than max_cachedframe_size frames in flight) and takes it, with a slot
   /// when the frame has an image.
   Status Reserve(bool with_slot, uint32_t* slot, uint8_t** memory);
   static void PackedLayout(const VideoFrame& image, ImageLayout* layout);
   static void CopyIn(const VideoFrame& image, uint8_t* memory, const ImageLayout& layout);
-  std::string HelloMessage();  // with state_mutex_ held
+  HelloToSend HelloMessage();  // with state_mutex_ held
+  Status SendHello(int fd, const HelloToSend& hello);
   void Run();
   /// Connects, says Hello, waits for Welcome and resends what is unacknowledged. False: not now.
   bool Connect(int* fd);
@@ -75,6 +83,7 @@ class IpcClient {
   bool ReadReleases(int fd);
   void Disconnect(int fd, const std::string& why, bool warn);
   bool WaitBackoff(int milliseconds);
+  ReceiveOptions ReceiveOptionsForServer() const;
   void EncodeUserData(const Frame& frame, FrameMessage* message);
 
   IpcSender* module_;
@@ -85,11 +94,13 @@ class IpcClient {
   std::mutex send_mutex_;
   int fd_ = -1;                 // guarded by send_mutex_; -1 while not connected (handshake done)
   uint64_t next_sequence_ = 1;  // guarded by send_mutex_
+  std::atomic<uint32_t> server_max_payload_{kMaxPayload};  // from the server's Welcome
 
   std::mutex state_mutex_;
   std::condition_variable state_changed_;
   std::shared_ptr<ShmSegment> segment_;  // guarded by state_mutex_ (replaced only with no slot in use)
   uint64_t slot_size_ = 0;               // guarded by state_mutex_
+  uint32_t slot_count_ = 0;              // guarded by state_mutex_: slots of segment_ (fewer than asked when memory is short)
   uint64_t segment_generation_ = 0;      // guarded by state_mutex_; counts segment replacements
   std::vector<uint32_t> free_slots_;     // guarded by state_mutex_
   std::map<uint64_t, Pending> unacked_;  // guarded by state_mutex_; by sequence

@@ -99,13 +99,16 @@ std::string EncodeHello(const Hello& hello) {
   Writer w;
   w.U32(hello.pid);
   w.U64(hello.client_id);
-  w.Str(hello.segment);
   w.U32(hello.slot_count);
   w.U64(hello.slot_size);
   return w.Message(MessageType::kHello);
 }
 
-std::string EncodeWelcome() { return Writer().Message(MessageType::kWelcome); }
+std::string EncodeWelcome(const Welcome& welcome) {
+  Writer w;
+  w.U32(welcome.max_payload);
+  return w.Message(MessageType::kWelcome);
+}
 std::string EncodeBye() { return Writer().Message(MessageType::kBye); }
 
 std::string EncodeError(const std::string& reason) {
@@ -203,16 +206,21 @@ Status DecodeHeader(const uint8_t* data, size_t size, MessageType* type, uint32_
 
 Status DecodeHello(const uint8_t* payload, size_t size, Hello* out) {
   Reader r(payload, size);
-  r.U32(&out->pid, "pid") && r.U64(&out->client_id, "client id") && r.Str(&out->segment, 255, "segment name") &&
-      r.U32(&out->slot_count, "slot count") && r.U64(&out->slot_size, "slot size");
+  r.U32(&out->pid, "pid") && r.U64(&out->client_id, "client id") && r.U32(&out->slot_count, "slot count") &&
+      r.U64(&out->slot_size, "slot size");
   if (Status s = r.Finish("malformed hello"); !s) return s;
-  // A client that has not sent an image yet has no segment: name, count and size are all empty.
-  if (out->segment.empty() && out->slot_count == 0 && out->slot_size == 0) return Status::Ok();
+  // A client that has not sent an image yet has no segment: count and size are both 0.
+  if (out->slot_count == 0 && out->slot_size == 0) return Status::Ok();
   if (out->slot_count == 0 || out->slot_count > 65536) return {StatusCode::kInvalidArgument, "malformed hello: slot count out of range"};
   if (out->slot_size == 0 || out->slot_size > (uint64_t{1} << 32)) return {StatusCode::kInvalidArgument, "malformed hello: slot size out of range"};
-  if (out->segment.empty() || out->segment.find('/') != std::string::npos) {
-    return {StatusCode::kInvalidArgument, "malformed hello: the segment name must be a plain name"};
-  }
+  return Status::Ok();
+}
+
+Status DecodeWelcome(const uint8_t* payload, size_t size, Welcome* out) {
+  Reader r(payload, size);
+  r.U32(&out->max_payload, "max payload");
+  if (Status s = r.Finish("malformed welcome"); !s) return s;
+  if (out->max_payload < 1024) return {StatusCode::kInvalidArgument, "malformed welcome: a frame limit of " + std::to_string(out->max_payload) + " bytes"};
   return Status::Ok();
 }
 

@@ -20,7 +20,7 @@
 namespace vstream::detail::ipc {
 
 constexpr uint32_t kMagic = 0x50495356;  // "VSIP"
-constexpr uint16_t kVersion = 1;
+constexpr uint16_t kVersion = 2;  // 2: the segment is a memfd passed with Hello; Welcome carries limits
 constexpr size_t kHeaderSize = 12;
 constexpr uint32_t kMaxPayload = 16u << 20;  // 16 MiB of metadata is already absurd
 constexpr uint32_t kNoSlot = 0xffffffffu;    // a frame without pixels (EOS, metadata only)
@@ -34,20 +34,26 @@ constexpr size_t kMaxUserData = 256;
 constexpr size_t kMaxUserDataBytes = 8u << 20;
 
 enum class MessageType : uint16_t {
-  kHello = 1,    // client -> server: who I am, where my slots are (again when the slots change)
-  kWelcome = 2,  // server -> client: accepted
+  kHello = 1,    // client -> server: who I am, my slots (again when they change; the segment's fd rides along)
+  kWelcome = 2,  // server -> client: accepted, and the server's limits
   kFrame = 3,    // client -> server: one frame (its pixels in a slot)
   kRelease = 4,  // server -> client: the frame in this slot is done; the slot is free again
   kBye = 5,      // either way: clean goodbye
   kError = 6,    // either way: why the connection is being closed
 };
 
+/// The segment itself is not named: its memfd travels with the Hello message (SCM_RIGHTS) whenever
+/// slot_count is not 0, and only then.
 struct Hello {
   uint32_t pid = 0;
   uint64_t client_id = 0;  // random per client process: tells a reconnect from a new client
-  std::string segment;     // shared-memory segment name; empty (with no slots) before the first image
-  uint32_t slot_count = 0;
-  uint64_t slot_size = 0;  // bytes per slot
+  uint32_t slot_count = 0;  // 0 (with slot_size 0) before the first image
+  uint64_t slot_size = 0;   // bytes per slot
+};
+
+/// What the server accepts, so a client refuses a frame up front rather than have it refused forever.
+struct Welcome {
+  uint32_t max_payload = kMaxPayload;  // the largest frame message (metadata) the server takes
 };
 
 /// Where a frame's pixels are inside the client's segment.
@@ -87,7 +93,7 @@ struct Release {
 
 /// Whole messages (header + payload), ready to write.
 std::string EncodeHello(const Hello& hello);
-std::string EncodeWelcome();
+std::string EncodeWelcome(const Welcome& welcome);
 std::string EncodeFrame(const FrameMessage& frame);
 /// Rewrites the sequence number and slot of a message EncodeFrame made, in place: a client encodes
 /// (and checks) a frame once, before it knows either.
@@ -101,6 +107,7 @@ std::string EncodeError(const std::string& reason);
 Status DecodeHeader(const uint8_t* data, size_t size, MessageType* type, uint32_t* payload_size);
 
 Status DecodeHello(const uint8_t* payload, size_t size, Hello* out);
+Status DecodeWelcome(const uint8_t* payload, size_t size, Welcome* out);
 Status DecodeFrame(const uint8_t* payload, size_t size, FrameMessage* out);
 Status DecodeRelease(const uint8_t* payload, size_t size, Release* out);
 Status DecodeError(const uint8_t* payload, size_t size, std::string* reason);

@@ -10,13 +10,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <system_error>
 
 #include "ipc_protocol.hpp"
 #include "ipc_socket.hpp"
 #include "vstream/log.hpp"
 #include "shm_segment.hpp"
 #include "vstream/modules/module_ipc.hpp"
+#include "vstream/stream_id.hpp"
+#include "vstream/text.hpp"
 #include "vstream/user_data_codec.hpp"
 
 namespace vstream::detail::ipc {
@@ -58,14 +62,24 @@ struct IpcServer::Connection {
   std::thread reader;
   std::thread writer;
   std::atomic<bool> finished{false};  // the reader is done
+  std::atomic<bool> overflowed{false};  // cut off: it did not read what we sent
+  uint64_t max_outbox = 4u << 20;
   // Only the reader thread touches these.
   std::shared_ptr<ClientState> client;
   std::set<std::string> reported;
 
   /// Queues `bytes` for the writer; false once the connection is closing or broken. Never blocks.
+  /// A peer that leaves more than max_outbox bytes unread is cut off (its reader sees the end).
   bool Send(const std::string& bytes) {
     std::lock_guard<std::mutex> lock(send_mutex);
     if (!open) return false;
+    if (outbox.size() + bytes.size() > max_outbox) {
+      overflowed = true;
+      open = false;
+      outbox.clear();
+      ::shutdown(fd, SHUT_RDWR);
+      return false;
+    }
     outbox += bytes;
     send_ready.notify_one();
     return true;
@@ -181,8 +195,7 @@ IpcServer::~IpcServer() { Stop(); }
 void IpcServer::SuspendAcknowledgements() { acks_suspended_->store(true); }
 
 Status IpcServer::Start() {
-  ShmSegment::RemoveStale();
-  if (Status s = Listen(settings_.socket_path, &listen_fd_); !s) return s;
+  if (Status s = Listen(settings_.socket_path, &listener_); !s) return s;
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
   module_->SetExpectingStreams(true);
@@ -204,11 +217,7 @@ void IpcServer::Stop() {
     Wake(wake_fd_);
     accept_thread_.join();
   }
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-    ::unlink(settings_.socket_path.c_str());
-    listen_fd_ = -1;
-  }
+  Unlisten(&listener_);
   for (auto& connection : connections) {
     Wake(connection->wake_fd);
     ::shutdown(connection->fd, SHUT_RD);  // also ends a read a stalled peer left half done
@@ -228,7 +237,6 @@ void IpcServer::Stop() {
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
-  ShmSegment::RemoveStale();
   module_->SetExpectingStreams(false);
 }
 
@@ -250,50 +258,117 @@ void IpcServer::RemoveStream(const std::string& stream_id) {
 }
 
 void IpcServer::AcceptLoop() {
+  int pause_ms = 0;  // after running out of fds or memory: wait, doubling up to 1 s, then try again
   while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listener_.fd, POLLIN, 0}};
+    // While paused only the wake fd counts: the listening socket stays readable and would spin.
+    if (::poll(fds, pause_ms > 0 ? 1 : 2, pause_ms > 0 ? pause_ms : -1) < 0) {
       if (errno == EINTR) continue;
       VSTREAM_LOG_ERROR("module '{}': poll on the listening socket failed: {}", settings_.module, std::strerror(errno));
       return;
     }
-    if ((fds[1].revents & POLLIN) != 0) return;
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
-    if (Status peer = CheckPeer(fd); !peer) {
-      VSTREAM_LOG_WARN("module '{}': {}", settings_.module, peer.message());
-      const std::string refusal = EncodeError(peer.message());
-      (void)!::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
+    if ((fds[0].revents & POLLIN) != 0) return;
+    // Connections that ended give their fds back before we ask for more (when paused for want of
+    // them, that is what ends the pause).
+    ReapFinished();
+    // The connection's own fds first: when they cannot be made, the client waits in the backlog.
+    int fd = -1;
+    const int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const int stop = wake >= 0 ? ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+    if (stop >= 0) fd = ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      const int error = errno;
+      for (int f : {wake, stop}) {
+        if (f >= 0) ::close(f);
+      }
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+        if (pause_ms == 0) {
+          VSTREAM_LOG_ERROR("module '{}': cannot accept a client: {}; new clients wait until this process has fds or memory "
+                            "again (raise ulimit -n)",
+                            settings_.module, std::strerror(error));
+        }
+        pause_ms = std::min(std::max(pause_ms * 2, 10), 1000);
+      }
       continue;
     }
-    auto connection = std::make_shared<Connection>();
-    connection->fd = fd;
-    connection->pid = PeerPid(fd);
-    connection->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    connection->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    std::vector<std::shared_ptr<Connection>> finished;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_ || connection->wake_fd < 0 || connection->stop_fd < 0) continue;  // ~Connection closes it
-      for (auto it = connections_.begin(); it != connections_.end();) {
-        if ((*it)->finished.load()) {
-          finished.push_back(*it);
-          it = connections_.erase(it);
-        } else {
-          ++it;
-        }
+    if (pause_ms > 0) VSTREAM_LOG_INFO("module '{}': accepting clients again", settings_.module);
+    pause_ms = 0;
+    if (Admit(fd, wake, stop)) UpdateExpecting();
+  }
+}
+
+void IpcServer::ReapFinished() {
+  std::vector<std::shared_ptr<Connection>> finished;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->finished.load()) {
+        finished.push_back(*it);
+        it = connections_.erase(it);
+      } else {
+        ++it;
       }
+    }
+  }
+  for (auto& done : finished) {
+    done->reader.join();
+    done->writer.join();  // closed by its reader: it ends within a second
+  }
+  // The last reference to each goes here (or with a frame still in the pipeline): its fds close.
+}
+
+bool IpcServer::Admit(int fd, int wake_fd, int stop_fd) {
+  auto connection = std::make_shared<Connection>();
+  connection->pid = PeerPid(fd);
+  connection->wake_fd = wake_fd;  // from here on ~Connection closes them
+  connection->stop_fd = stop_fd;
+  connection->max_outbox = settings_.max_send_queue_bytes;
+  auto refuse = [&](const std::string& why) {
+    VSTREAM_LOG_WARN("module '{}': refused a client: {}", settings_.module, why);
+    const std::string refusal = EncodeError(why);
+    (void)!::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    return false;
+  };
+  if (Status peer = CheckPeer(fd); !peer) return refuse(peer.message());
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      ::close(fd);
+      return false;
+    }
+    full = connections_.size() >= settings_.max_clients;
+    if (!full) {
+      connection->fd = fd;  // from here on ~Connection closes it
       connections_.push_back(connection);
     }
-    for (auto& done : finished) {
-      done->reader.join();
-      done->writer.join();  // closed by its reader: it ends within a second
-    }
+  }
+  if (full) {
+    return refuse("this server already serves its maximum of " + std::to_string(settings_.max_clients) +
+                  " client connection(s) (its max_clients); try again later or raise max_clients");
+  }
+  // Each connection has a reader and a writer thread; without them (the process is out of
+  // threads or memory) the client is told so and the others go on.
+  try {
     connection->writer = std::thread([connection] { connection->WriterLoop(); });
     connection->reader = std::thread([this, connection] { Serve(connection); });
-    UpdateExpecting();
+  } catch (const std::system_error& e) {
+    const std::string why = std::string("cannot start a thread for the client (") + e.what() +
+                            "); the server goes on with the clients it has";
+    VSTREAM_LOG_ERROR("module '{}': {}", settings_.module, why);
+    connection->Close(EncodeError(why));
+    if (connection->writer.joinable()) {
+      connection->writer.join();
+    } else {
+      const std::string refusal = EncodeError(why);
+      (void)!::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections_.erase(std::remove(connections_.begin(), connections_.end(), connection), connections_.end());
+    return false;
   }
+  return true;
 }
 
 void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
@@ -304,7 +379,12 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
   try {
     while (true) {
       EndRemovedStreams(connection);
-      Status s = ReceiveMessage(connection->fd, connection->wake_fd, &type, &payload);
+      ReceivedFds fds;  // a segment comes with a Hello; any other fd is closed
+      ReceiveOptions options;
+      options.wake = connection->wake_fd;
+      options.message_timeout_ms = settings_.message_timeout_ms;
+      options.fds = &fds;
+      Status s = ReceiveMessage(connection->fd, options, &type, &payload);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) break;
@@ -319,8 +399,13 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
         break;
       }
       Status handled;
-      if (type == MessageType::kHello) {
-        handled = HandleHello(connection, payload);
+      if (payload.size() > settings_.max_message_bytes) {
+        handled = {StatusCode::kInvalidArgument, "a " + std::to_string(payload.size()) + "-byte message is more than this server's "
+                                                 "limit of " + std::to_string(settings_.max_message_bytes) + " (its max_message_bytes)"};
+      } else if (!fds.fds.empty() && type != MessageType::kHello) {
+        handled = {StatusCode::kInvalidArgument, "a file descriptor came with a message other than Hello"};
+      } else if (type == MessageType::kHello) {
+        handled = HandleHello(connection, payload, fds.Take());
       } else if (type == MessageType::kFrame) {
         handled = connection->client == nullptr ? Status(StatusCode::kInvalidArgument, "a frame came before Hello")
                                                 : HandleFrame(connection, payload);
@@ -344,31 +429,36 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
   } catch (const std::exception& e) {
     why = std::string("serving it failed: ") + e.what();
   }
+  if (connection->overflowed.load()) {
+    why = "it left more than " + std::to_string(settings_.max_send_queue_bytes) +
+          " bytes of acknowledgements unread (max_send_queue_bytes)";
+  }
   Disconnected(connection, clean, why);
   std::lock_guard<std::mutex> lock(mutex_);
   connection->finished = true;
   reader_finished_.notify_all();
 }
 
-Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload) {
+Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload, int segment_fd) {
+  std::unique_ptr<ShmSegment> opened;
   Hello hello;
-  if (Status s = DecodeHello(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &hello); !s) return s;
+  if (Status s = DecodeHello(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &hello); !s) {
+    if (segment_fd >= 0) ::close(segment_fd);
+    return s;
+  }
+  if (hello.slot_count == 0) {
+    if (segment_fd >= 0) ::close(segment_fd);
+  } else if (Status s = ShmSegment::Adopt(segment_fd, static_cast<size_t>(hello.slot_count) * hello.slot_size, &opened); !s) {
+    return s;  // (Adopt closed the fd)
+  }
   if (connection->pid > 0 && static_cast<pid_t>(hello.pid) != connection->pid) {
     return {StatusCode::kInvalidArgument, "hello says pid " + std::to_string(hello.pid) + " but the peer is pid " +
                                               std::to_string(connection->pid)};
   }
   const bool first = connection->client == nullptr;
   if (!first && connection->client->id != hello.client_id) return {StatusCode::kInvalidArgument, "the client id changed"};
-  std::unique_ptr<ShmSegment> opened;
-  if (!hello.segment.empty()) {
-    if (ShmSegment::OwnerOf(hello.segment) != static_cast<pid_t>(hello.pid)) {
-      return {StatusCode::kInvalidArgument, "segment '" + hello.segment + "' does not belong to the peer"};
-    }
-    if (Status s = ShmSegment::Open(hello.segment, static_cast<size_t>(hello.slot_count) * hello.slot_size, &opened); !s) return s;
-  }
   std::shared_ptr<ClientState> client = connection->client;
   if (first) {
-    ShmSegment::RemoveStale();
     std::shared_ptr<Connection> previous;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -412,7 +502,7 @@ Status IpcServer::HandleHello(const std::shared_ptr<Connection>& connection, con
   connection->client = client;
   if (first) {
     VSTREAM_LOG_INFO("module '{}': client process {} connected", settings_.module, hello.pid);
-    if (!connection->Send(EncodeWelcome())) return {StatusCode::kUnavailable, "the client went away"};
+    if (!connection->Send(EncodeWelcome({settings_.max_message_bytes}))) return {StatusCode::kUnavailable, "the client went away"};
   }
   return Status::Ok();
 }
@@ -444,6 +534,13 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     if (!still_held) release_now();
     return Status::Ok();
   }
+  if (Status valid = CheckStreamId(id); !valid) {
+    // Stream ids name output files: one that could leave its folder never enters the pipeline.
+    ReportOnce(*connection, "id:" + id, "client process " + std::to_string(connection->pid) + " sent a frame of an invalid stream: " +
+                                            valid.message() + "; its frames are dropped");
+    release_now();
+    return Status::Ok();
+  }
   // While the pipeline stops, a frame this server does not take stays unacknowledged: the client
   // gives it to the next server.
   const bool stopping = module_->PipelineStopping();
@@ -469,6 +566,13 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
       streams_.erase(it);
       end = true;
     } else if (it == streams_.end()) {
+      if (streams_.size() >= settings_.max_streams) {
+        ReportOnce(*connection, id, "stream '" + id + "' of client process " + std::to_string(connection->pid) +
+                                        " is over this server's limit of " + std::to_string(settings_.max_streams) +
+                                        " open streams (its max_streams); its frames are dropped");
+        release_now();
+        return Status::Ok();
+      }
       streams_[id] = StreamEntry{client, message.frame_index, false, false};
       add = true;
     } else if (it->second.ended) {
@@ -526,10 +630,10 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     }
     if (!decoded) {
       ReportOnce(*connection, "codec:" + entry.codec,
-                 codec == nullptr ? "user data '" + entry.key + "' uses codec '" + entry.codec +
+                 codec == nullptr ? "user data '" + Printable(entry.key) + "' uses codec '" + Printable(entry.codec) +
                                         "', which this process has not registered; the entry is dropped"
-                                  : "user data '" + entry.key + "' could not be decoded by codec '" + entry.codec +
-                                        "'; the entry is dropped");
+                                  : "user data '" + Printable(entry.key) + "' could not be decoded by codec '" +
+                                        Printable(entry.codec) + "'; the entry is dropped");
       continue;
     }
     frame->data.SetAny(entry.key, std::move(value));
@@ -623,7 +727,6 @@ void IpcServer::Disconnected(const std::shared_ptr<Connection>& connection, bool
   } else {
     VSTREAM_LOG_ERROR("module '{}': {} disconnected: {}; {} open stream(s) ended with an error", settings_.module, who, why,
                  open.size());
-    if (ProcessGone(client->pid)) ShmSegment::RemoveStale();
   }
   UpdateExpecting();
 }

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipc_socket.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream {
@@ -41,6 +42,13 @@ struct ServerSettings {
   std::string module;  // the module's name, for messages
   std::string socket_path;
   bool keep_serving = false;
+  // Caps (ModuleIPC's parameters of the same names): a peer over one is told why and disconnected,
+  // except max_streams, which drops only the frames of the streams over it.
+  uint32_t max_clients = 64;
+  uint32_t max_streams = 1024;
+  uint32_t max_message_bytes = 4u << 20;
+  uint64_t max_send_queue_bytes = 4u << 20;
+  int message_timeout_ms = 10000;  // the rest of a message that has begun must come within this
 };
 
 class IpcServer {
@@ -64,8 +72,13 @@ class IpcServer {
   struct StreamEntry;
 
   void AcceptLoop();
+  /// Starts serving an accepted connection; false (the connection refused, with a reason) when
+  /// the server is at max_clients or cannot make the connection's threads.
+  bool Admit(int fd, int wake_fd, int stop_fd);
+  /// Joins and drops the connections whose reader has finished.
+  void ReapFinished();
   void Serve(const std::shared_ptr<Connection>& connection);
-  Status HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload);
+  Status HandleHello(const std::shared_ptr<Connection>& connection, const std::string& payload, int segment_fd);
   Status HandleFrame(const std::shared_ptr<Connection>& connection, const std::string& payload);
   void EndRemovedStreams(const std::shared_ptr<Connection>& connection);
   void Disconnected(const std::shared_ptr<Connection>& connection, bool clean, const std::string& why);
@@ -74,7 +87,7 @@ class IpcServer {
 
   IpcReceiver* module_;
   const ServerSettings settings_;
-  int listen_fd_ = -1;
+  Listener listener_;
   int wake_fd_ = -1;  // eventfd: ends the accept thread's wait
   std::thread accept_thread_;
 

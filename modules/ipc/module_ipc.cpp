@@ -23,10 +23,12 @@ ModuleDescription DescribeModuleIPC() {
                         "where the pair meets: a bare name (\"test_ipc\") lives in the per-user runtime folder "
                         "($XDG_RUNTIME_DIR/vstream or /tmp/vstream-<uid>); a value with a '/' is a socket path")
           .Required(),
-      ParamSpec::Enum("memmap_type", "cpu", {"cpu"}, "how pixels are shared: cpu (POSIX shared memory)"),
+      ParamSpec::Enum("memmap_type", "cpu", {"cpu"}, "how pixels are shared: cpu (an anonymous shared-memory file, memfd)"),
       ParamSpec::Int("max_cachedframe_size", 40,
                      "client: frames in flight at most (shared-memory slots); when all are taken Process waits "
-                     "for the server to release one, which slows this process to the other's pace")
+                     "for the server to release one, which slows this process to the other's pace. The slots' memory "
+                     "is reserved when they are made; when not all of it can be, the client runs with the slots "
+                     "that fit (logged)")
           .Range(1, 4096),
       ParamSpec::Int("close_timeout_ms", 10000,
                      "client: how long closing waits for the server to acknowledge the frames still in flight "
@@ -35,6 +37,22 @@ ModuleDescription DescribeModuleIPC() {
       ParamSpec::Bool("keep_serving", false,
                       "server: false ends the wait for streams once the clients that connected have said goodbye "
                       "(so `vstream run` returns); true serves clients until the pipeline is stopped"),
+      ParamSpec::Int("max_clients", 64,
+                     "server: client connections served at once; one more is told so and retries later")
+          .Range(1, 4096),
+      ParamSpec::Int("max_streams", 1024,
+                     "server: open streams at once, over all clients; frames of a stream over the limit are "
+                     "released unprocessed and reported (module error, once per stream)")
+          .Range(1, 1000000),
+      ParamSpec::Int("max_message_bytes", 4 << 20,
+                     "server: the largest frame message (metadata: objects, attributes, features, user data) it "
+                     "takes; clients learn it when they connect and refuse larger frames themselves; a peer that "
+                     "sends one anyway is disconnected with an error")
+          .Range(4096, 16 << 20),
+      ParamSpec::Int("max_send_queue_bytes", 4 << 20,
+                     "server: acknowledgements queued for a client that does not read them; a client over it is "
+                     "disconnected (its open streams end with an error)")
+          .Range(4096, int64_t{1} << 30),
       ParamSpec::Int("device_id", -1,
                      "server: accepted for CNStream configs; frames arrive in CPU memory whatever its value (the "
                      "Inferencer's own device_id chooses where inference runs)")
@@ -46,7 +64,8 @@ the client retries until a server listens. Several client processes may feed one
 stream ids must differ. See [multiprocess.md](../multiprocess.md) for a walk-through.
 
 **Data path.** The client copies each frame's image into a free slot of a shared-memory segment it
-owns (`/dev/shm/vstream-<uid>-<pid>-<n>`, mode 0600), the only copy, and sends the frame's metadata
+owns (an anonymous memory file, memfd, passed to the server over the socket; it has no name in
+`/dev/shm`), the only copy, and sends the frame's metadata
 over the socket: stream id, frame index, pts, time base, flags (EOS), objects with attributes and
 features, and user data whose type has a codec (`vstream::RegisterUserDataCodec`, built in for
 strings, numbers, `std::vector<float>` and `std::vector<uint8_t>`). The server's frame buffer is the
@@ -59,9 +78,12 @@ acknowledged, reconnects when a server listens again and resends them in order (
 server had not finished may be processed twice; a server drops repeats it has seen). A client that
 disconnects without goodbye: the server posts a stream error for each of its open streams, ends
 them, and serves the other clients. A graceful stop of the server leaves the frames it did not take
-unacknowledged, for the next server. Leftover segments and socket files of crashed processes are
-removed by the next ModuleIPC that starts. Peers running as another user are refused; a malformed
-message closes its connection with an error.
+unacknowledged, for the next server. A crashed process leaks no shared memory (the kernel frees a
+memfd with its last user); a socket file left by a crashed server is replaced by the next one.
+Peers running as another user are refused; a malformed message, a segment that is not sealed
+against shrinking, a message over `max_message_bytes` or a client that does not read its
+acknowledgements closes that connection with an error, and the server serves the others. See
+[security.md](../security.md) for what a hostile peer can and cannot do.
 
 **Events.** Server: stream error (client disconnected before ending a stream), module error (a stream
 id used by two clients, user data without a codec). Client: module error at close when frames were
@@ -151,7 +173,15 @@ Status IpcReceiver::Open(const ModuleParams& params) {
                      "chooses the device",
                      name(), params.GetInt("device_id"));
   }
-  server_ = std::make_unique<detail::ipc::IpcServer>(this, detail::ipc::ServerSettings{name(), path, params.GetBool("keep_serving")});
+  detail::ipc::ServerSettings settings;
+  settings.module = name();
+  settings.socket_path = path;
+  settings.keep_serving = params.GetBool("keep_serving");
+  settings.max_clients = static_cast<uint32_t>(params.GetInt("max_clients"));
+  settings.max_streams = static_cast<uint32_t>(params.GetInt("max_streams"));
+  settings.max_message_bytes = static_cast<uint32_t>(params.GetInt("max_message_bytes"));
+  settings.max_send_queue_bytes = static_cast<uint64_t>(params.GetInt("max_send_queue_bytes"));
+  server_ = std::make_unique<detail::ipc::IpcServer>(this, settings);
   if (Status s = server_->Start(); !s) {
     server_.reset();
     return {s.code(), "socket_address: " + s.message()};

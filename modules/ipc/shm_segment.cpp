@@ -1,109 +1,90 @@
 #include "shm_segment.hpp"
 
-#include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <filesystem>
-
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/permissions.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
 
 namespace vstream::detail::ipc {
 
-namespace bip = boost::interprocess;
-
-struct ShmSegment::Mapping {
-  bip::shared_memory_object object;
-  bip::mapped_region region;
-};
-
 namespace {
-std::string Prefix() { return "vstream-" + std::to_string(::geteuid()) + "-"; }
+std::string Megabytes(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 }  // namespace
 
 ShmSegment::~ShmSegment() {
-  if (owner_) Remove();
+  if (data_ != nullptr) ::munmap(data_, size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
-void ShmSegment::Remove() {
-  if (!name_.empty()) bip::shared_memory_object::remove(name_.c_str());
-}
-
-pid_t ShmSegment::OwnerOf(const std::string& name) {
-  const std::string prefix = Prefix();
-  if (name.rfind(prefix, 0) != 0) return -1;
-  const std::string rest = name.substr(prefix.size());
-  const size_t dash = rest.find('-');
-  if (dash == std::string::npos || dash == 0) return -1;
-  const std::string digits = rest.substr(0, dash);  // kept alive: `end` points into it
-  char* end = nullptr;
-  const long pid = std::strtol(digits.c_str(), &end, 10);
-  return *end == '\0' && pid > 0 ? static_cast<pid_t>(pid) : -1;
+size_t ShmSegment::SizeLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return static_cast<size_t>(limit.rlim_cur);
 }
 
 Status ShmSegment::Create(size_t bytes, std::unique_ptr<ShmSegment>* out) {
-  static std::atomic<uint64_t> counter{0};
-  std::unique_ptr<ShmSegment> segment(new ShmSegment());
-  segment->name_ = Prefix() + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  try {
-    bip::permissions owner_only(0600);
-    auto mapping = std::make_unique<Mapping>();
-    mapping->object = bip::shared_memory_object(bip::create_only, segment->name_.c_str(), bip::read_write, owner_only);
-    segment->owner_ = true;  // from here on the destructor removes the name
-    mapping->object.truncate(static_cast<bip::offset_t>(bytes));
-    mapping->region = bip::mapped_region(mapping->object, bip::read_write);
-    segment->data_ = static_cast<uint8_t*>(mapping->region.get_address());
-    segment->size_ = mapping->region.get_size();
-    segment->mapping_ = std::move(mapping);
-  } catch (const bip::interprocess_exception& e) {
-    return {StatusCode::kRuntimeError, "cannot create shared memory '" + segment->name_ + "' of " + std::to_string(bytes) +
-                                           " bytes: " + e.what() + " (is /dev/shm full?)"};
+  if (bytes == 0) return {StatusCode::kInvalidArgument, "a shared-memory segment needs at least one byte"};
+  if (const size_t limit = SizeLimit(); bytes > limit) {
+    return {StatusCode::kUnavailable, "cannot reserve " + Megabytes(bytes) + " of shared memory: the file-size limit of this "
+                                          "process (ulimit -f, RLIMIT_FSIZE) is " + std::to_string(limit) + " bytes"};
   }
+  std::unique_ptr<ShmSegment> segment(new ShmSegment());
+  segment->fd_ = ::memfd_create("vstream-slots", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (segment->fd_ < 0) {
+    return {StatusCode::kUnavailable, std::string("cannot create shared memory (memfd_create): ") + std::strerror(errno)};
+  }
+  // Reserve every page now: a tmpfs page that cannot be allocated later would be a SIGBUS in the
+  // middle of a memcpy. posix_fallocate returns the error instead of setting errno.
+  if (const int error = ::posix_fallocate(segment->fd_, 0, static_cast<off_t>(bytes)); error != 0) {
+    return {StatusCode::kUnavailable, "cannot reserve " + Megabytes(bytes) + " of shared memory: " + std::strerror(error) +
+                                          " (the memory limit of this machine or container)"};
+  }
+  if (::fcntl(segment->fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return {StatusCode::kUnavailable, std::string("cannot seal shared memory: ") + std::strerror(errno)};
+  }
+  void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, segment->fd_, 0);
+  if (address == MAP_FAILED) {
+    return {StatusCode::kUnavailable, "cannot map " + Megabytes(bytes) + " of shared memory: " + std::strerror(errno)};
+  }
+  segment->data_ = static_cast<uint8_t*>(address);
+  segment->size_ = bytes;
   *out = std::move(segment);
   return Status::Ok();
 }
 
-Status ShmSegment::Open(const std::string& name, size_t bytes, std::unique_ptr<ShmSegment>* out) {
-  if (OwnerOf(name) < 0) {
-    return {StatusCode::kFailedState, "refused shared memory '" + name + "': not a vstream segment of this user"};
-  }
+Status ShmSegment::Adopt(int fd, size_t bytes, std::unique_ptr<ShmSegment>* out) {
   std::unique_ptr<ShmSegment> segment(new ShmSegment());
-  segment->name_ = name;
-  try {
-    auto mapping = std::make_unique<Mapping>();
-    mapping->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
-    bip::offset_t size = 0;
-    if (!mapping->object.get_size(size) || static_cast<size_t>(size) < bytes) {
-      return {StatusCode::kInvalidArgument, "shared memory '" + name + "' has " + std::to_string(size) +
-                                                " bytes, fewer than the " + std::to_string(bytes) + " announced"};
-    }
-    mapping->region = bip::mapped_region(mapping->object, bip::read_write);
-    segment->data_ = static_cast<uint8_t*>(mapping->region.get_address());
-    segment->size_ = mapping->region.get_size();
-    segment->mapping_ = std::move(mapping);
-  } catch (const bip::interprocess_exception& e) {
-    return {StatusCode::kNotFound, "cannot open shared memory '" + name + "': " + e.what()};
+  segment->fd_ = fd;  // closed by the segment from here on, also on failure
+  if (fd < 0) return {StatusCode::kInvalidArgument, "no shared memory came with the hello that announced slots"};
+  if (bytes == 0) return {StatusCode::kInvalidArgument, "a segment of 0 bytes was announced"};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return {StatusCode::kInvalidArgument, "the file passed as shared memory is not a memory file"};
   }
+  // Without F_SEAL_SHRINK the client could truncate the file under our mappings, and reading a
+  // slot would raise SIGBUS in this process. Only memfds can carry seals.
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0) return {StatusCode::kInvalidArgument, "the file passed as shared memory is not a memfd (it cannot be sealed)"};
+  if ((seals & F_SEAL_SHRINK) == 0) {
+    return {StatusCode::kInvalidArgument, "the shared memory passed is not sealed against shrinking (F_SEAL_SHRINK)"};
+  }
+  if (static_cast<uint64_t>(info.st_size) < bytes) {
+    return {StatusCode::kInvalidArgument, "the shared memory passed has " + std::to_string(info.st_size) + " bytes, fewer than the " +
+                                              std::to_string(bytes) + " announced"};
+  }
+  void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (address == MAP_FAILED) {
+    return {StatusCode::kInvalidArgument, "cannot map the shared memory passed (" + std::to_string(bytes) +
+                                              " bytes): " + std::strerror(errno)};
+  }
+  segment->data_ = static_cast<uint8_t*>(address);
+  segment->size_ = bytes;
   *out = std::move(segment);
   return Status::Ok();
-}
-
-int ShmSegment::RemoveStale() {
-  int removed = 0;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
-    const std::string name = entry.path().filename().string();
-    const pid_t owner = OwnerOf(name);
-    if (owner <= 0) continue;
-    if (::kill(owner, 0) != 0 && errno == ESRCH) {  // its process is gone
-      bip::shared_memory_object::remove(name.c_str());
-      ++removed;
-    }
-  }
-  return removed;
 }
 
 }  // namespace vstream::detail::ipc

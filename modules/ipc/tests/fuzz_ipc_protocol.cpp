@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t n = payload < available ? payload : available;
     FrameMessage frame;
     Hello hello;
+    Welcome welcome;
     Release release;
     std::string reason;
     switch (type) {
@@ -23,6 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (DecodeFrame(body, n, &frame)) CheckLayout(frame.image, 64, 1u << 20);
         break;
       case MessageType::kHello: DecodeHello(body, n, &hello); break;
+      case MessageType::kWelcome: DecodeWelcome(body, n, &welcome); break;
       case MessageType::kRelease: DecodeRelease(body, n, &release); break;
       case MessageType::kError: DecodeError(body, n, &reason); break;
       default: break;

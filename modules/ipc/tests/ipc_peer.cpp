@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "shm_segment.hpp"
 #include "vstream/vstream.hpp"
 
 extern char** environ;
@@ -140,6 +140,15 @@ VSTREAM_REGISTER_MODULE(FrameLog);
 }  // namespace
 
 int RunPeer(const std::string& config) {
+  // Limits a test gives this process alone (a container's, a user's): applied before anything runs.
+  for (const auto& [variable, resource] : {std::pair{"VSTREAM_TEST_RLIMIT_FSIZE", RLIMIT_FSIZE},
+                                           std::pair{"VSTREAM_TEST_RLIMIT_NOFILE", RLIMIT_NOFILE}}) {
+    if (const char* value = std::getenv(variable); value != nullptr) {
+      const rlim_t limit = std::strtoull(value, nullptr, 10);
+      rlimit wanted{limit, limit};
+      if (::setrlimit(resource, &wanted) != 0) std::fprintf(stderr, "peer: setrlimit %s: %s\n", variable, std::strerror(errno));
+    }
+  }
   Pipeline pipeline("peer");
   if (Status s = pipeline.BuildFromFile(config); !s) {
     std::fprintf(stderr, "peer: %s\n", s.message().c_str());
@@ -266,11 +275,11 @@ std::string IpcScenario::Client(const std::string& name, const std::string& sour
     "sent": { "class_name": "FrameLog", "custom_params": { "path": ")" + Log(name) + R"(", "echo": true } } })");
 }
 
-std::string IpcScenario::Server(const std::string& name, bool keep_serving) const {
+std::string IpcScenario::Server(const std::string& name, bool keep_serving, const std::string& extra_params) const {
   return Write(name, R"({
     "ipc": { "class_name": "ModuleIPC", "next_modules": ["received"],
              "custom_params": { "ipc_type": "server", "memmap_type": "cpu", "socket_address": ")" + socket +
-                                R"(", "keep_serving": )" + (keep_serving ? "true" : "false") + R"( } },
+                                R"(", "keep_serving": )" + (keep_serving ? "true" : "false") + extra_params + R"( } },
     "received": { "class_name": "FrameLog", "custom_params": { "path": ")" + Log(name) + R"(", "echo": true } } })");
 }
 
@@ -295,7 +304,8 @@ std::vector<std::string> SegmentsOf(pid_t pid) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
     const std::string name = entry.path().filename().string();
-    if (detail::ipc::ShmSegment::OwnerOf(name) == pid) found.push_back(name);
+    // The names earlier versions gave their segments ("vstream-<uid>-<pid>-<n>"): there must be none.
+    if (name.rfind("vstream-" + std::to_string(::geteuid()) + "-" + std::to_string(pid) + "-", 0) == 0) found.push_back(name);
   }
   return found;
 }

@@ -58,7 +58,8 @@ struct IpcScenario {
   /// SyntheticSource(source_params) -> Decorate -> ModuleIPC client -> FrameLog "<name>.log" (what was sent).
   std::string Client(const std::string& name, const std::string& source_params, int slots) const;
   /// ModuleIPC server -> FrameLog "<name>.log" (what arrived), echoing "framelog STREAM INDEX" to stderr.
-  std::string Server(const std::string& name, bool keep_serving) const;
+  /// `extra_params`: more custom_params, each with a leading comma (`, "max_clients": 1`).
+  std::string Server(const std::string& name, bool keep_serving, const std::string& extra_params = "") const;
   std::string Log(const std::string& name) const { return dir / (name + ".log"); }
   ScratchDir dir;
   std::string socket;

@@ -3,6 +3,7 @@
 // garbage and truncated messages (the connection closes, the server goes on), a peer of another
 // uid (refused).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,8 +147,8 @@ std::string Answer(int fd) {
   return reasons;
 }
 
-std::string HelloFor(const std::string& segment = "", uint32_t slots = 0, uint64_t slot_size = 0, uint32_t pid = 0) {
-  return EncodeHello({pid != 0 ? pid : static_cast<uint32_t>(::getpid()), 42, segment, slots, slot_size});
+std::string HelloFor(uint32_t slots = 0, uint64_t slot_size = 0, uint32_t pid = 0) {
+  return EncodeHello({pid != 0 ? pid : static_cast<uint32_t>(::getpid()), 42, slots, slot_size});
 }
 
 TEST(IpcFaults, GarbageAndTruncatedMessagesCloseOnlyTheirConnection) {
@@ -179,24 +180,38 @@ TEST(IpcFaults, GarbageAndTruncatedMessagesCloseOnlyTheirConnection) {
   std::unique_ptr<ShmSegment> segment;
   ASSERT_TRUE(ShmSegment::Create(2 * 4096, &segment));
   fd = RawConnect(setup.socket);  // an image that would run past its slot
-  ASSERT_TRUE(SendAll(fd, HelloFor(segment->name(), 2, 4096)));
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096), -1, segment->fd()));
   frame.image = {1, 1000, 1000, static_cast<uint8_t>(PixelFormat::kBGR24), {3000, 0}, {0, 0}};
   ASSERT_TRUE(SendAll(fd, EncodeFrame(frame)));
   EXPECT_NE(Answer(fd).find("ends at byte"), std::string::npos);
 
   fd = RawConnect(setup.socket);  // a slot beyond the segment
-  ASSERT_TRUE(SendAll(fd, HelloFor(segment->name(), 2, 4096)));
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096), -1, segment->fd()));
   frame.image = {7, 16, 16, static_cast<uint8_t>(PixelFormat::kGray8), {16, 0}, {0, 0}};
   ASSERT_TRUE(SendAll(fd, EncodeFrame(frame)));
   EXPECT_NE(Answer(fd).find("slot 7 of 2"), std::string::npos);
 
-  fd = RawConnect(setup.socket);  // somebody else's segment
-  ASSERT_TRUE(SendAll(fd, HelloFor(segment->name(), 2, 4096, 1)));
+  fd = RawConnect(setup.socket);  // a hello that lies about its pid
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096, 1), -1, segment->fd()));
   EXPECT_NE(Answer(fd).find("hello says pid 1"), std::string::npos);
 
-  fd = RawConnect(setup.socket);  // a segment that does not exist
-  ASSERT_TRUE(SendAll(fd, HelloFor("vstream-" + std::to_string(::geteuid()) + "-" + std::to_string(::getpid()) + "-999999", 2, 4096)));
-  EXPECT_FALSE(Answer(fd).empty());
+  fd = RawConnect(setup.socket);  // slots announced, no memory passed
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096)));
+  EXPECT_NE(Answer(fd).find("no shared memory came"), std::string::npos);
+
+  // Memory its sender could still shrink: reading it would kill the server with SIGBUS.
+  const int unsealed = ::memfd_create("x", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_EQ(::ftruncate(unsealed, 2 * 4096), 0);
+  fd = RawConnect(setup.socket);
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096), -1, unsealed));
+  EXPECT_NE(Answer(fd).find("not sealed against shrinking"), std::string::npos);
+  ::close(unsealed);
+
+  fd = RawConnect(setup.socket);  // an fd riding on a frame
+  ASSERT_TRUE(SendAll(fd, HelloFor(2, 4096), -1, segment->fd()));
+  frame.image = ImageLayout{};
+  ASSERT_TRUE(SendAll(fd, EncodeFrame(frame), -1, segment->fd()));
+  EXPECT_NE(Answer(fd).find("a file descriptor came with a message other than Hello"), std::string::npos);
 
   // The server is unharmed: a real client's frames all arrive.
   Peer client(setup.Client("client", R"({ "streams": 2, "frames": 30, "width": 64, "height": 48 })", 4));

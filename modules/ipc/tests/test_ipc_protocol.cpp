@@ -83,12 +83,12 @@ TEST(IpcProtocol, SequenceAndSlotAreSetInPlace) {
 }
 
 TEST(IpcProtocol, ControlMessagesRoundTrip) {
-  Hello hello{1234, 0xfeedbeefcafef00dull, "vstream-0-1234-1", 40, 1920u * 1080 * 3};
+  Hello hello{1234, 0xfeedbeefcafef00dull, 40, 1920u * 1080 * 3};
   std::string payload = PayloadOf(EncodeHello(hello), MessageType::kHello);
   Hello got_hello;
   ASSERT_TRUE(DecodeHello(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &got_hello));
   EXPECT_EQ(got_hello.client_id, hello.client_id);
-  EXPECT_EQ(got_hello.segment, hello.segment);
+  EXPECT_EQ(got_hello.slot_count, hello.slot_count);
   EXPECT_EQ(got_hello.slot_size, hello.slot_size);
   payload = PayloadOf(EncodeRelease({7, 99}), MessageType::kRelease);
   Release release;
@@ -99,7 +99,10 @@ TEST(IpcProtocol, ControlMessagesRoundTrip) {
   std::string reason;
   ASSERT_TRUE(DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason));
   EXPECT_EQ(reason, "slot 9 of 4");
-  EXPECT_EQ(PayloadOf(EncodeWelcome(), MessageType::kWelcome), "");
+  Welcome welcome;
+  payload = PayloadOf(EncodeWelcome({12345}), MessageType::kWelcome);
+  ASSERT_TRUE(DecodeWelcome(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &welcome));
+  EXPECT_EQ(welcome.max_payload, 12345u);
   EXPECT_EQ(PayloadOf(EncodeBye(), MessageType::kBye), "");
 }
 
@@ -169,12 +172,19 @@ TEST(IpcProtocol, HostileHeadersAndCountsAreNamed) {
   std::memcpy(&payload[8], &long_id, 4);
   s = DecodeFrame(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &f);
   EXPECT_FALSE(s) << "a stream id longer than the message";
-  // Hello with a path for a segment name.
-  Hello bad{1, 2, "../../etc/passwd", 4, 100};
+  // Hello with slots of no size.
+  Hello bad{1, 2, 4, 0};
   payload = PayloadOf(EncodeHello(bad), MessageType::kHello);
   Hello h;
   s = DecodeHello(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &h);
-  EXPECT_NE(s.message().find("plain name"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("slot size out of range"), std::string::npos) << s.message();
+  // Welcome carries the server's limit; a silly one is refused.
+  payload = PayloadOf(EncodeWelcome({1u << 20}), MessageType::kWelcome);
+  Welcome welcome;
+  ASSERT_TRUE(DecodeWelcome(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &welcome));
+  EXPECT_EQ(welcome.max_payload, 1u << 20);
+  payload = PayloadOf(EncodeWelcome({10}), MessageType::kWelcome);
+  EXPECT_FALSE(DecodeWelcome(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &welcome));
 }
 
 TEST(IpcProtocol, LayoutsMustFitInTheirSlot) {
