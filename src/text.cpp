@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -97,6 +98,97 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
     }
   }
   return best;
+}
+
+namespace {
+// Length of the valid UTF-8 sequence at text[i] (2..4), or 0 when the bytes there are not one
+// (a stray continuation byte, a truncated sequence, an overlong form, a surrogate, > U+10FFFF).
+size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* code_point) {
+  const auto b0 = static_cast<unsigned char>(text[i]);
+  size_t length = 0;
+  uint32_t cp = 0;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    length = 2;
+    cp = b0 & 0x1fu;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    length = 3;
+    cp = b0 & 0x0fu;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    length = 4;
+    cp = b0 & 0x07u;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    const auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xc0u) != 0x80u) return 0;
+    cp = (cp << 6) | (b & 0x3fu);
+  }
+  if ((length == 3 && cp < 0x800) || (length == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
+  *code_point = cp;
+  return length;
+}
+
+// Characters that are valid UTF-8 but change what a terminal shows: C1 controls (U+0080..U+009F,
+// some terminals read U+009B as CSI) and the bidirectional embeddings, overrides and isolates.
+bool HiddenControl(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+         cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+void AppendHexEscape(std::string& out, unsigned char byte) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[byte >> 4];
+  out += kHex[byte & 0x0f];
+}
+}  // namespace
+
+std::string Printable(std::string_view text, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 8);
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if (i + 1 > max_bytes) break;
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\\': out += "\\\\"; break;
+        case '\'': out += "\\'"; break;
+        case '"': out += "\\\""; break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            AppendHexEscape(out, c);
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    const size_t length = Utf8SequenceLength(text, i, &cp);
+    if (length == 0) {
+      if (i + 1 > max_bytes) break;
+      AppendHexEscape(out, c);
+      ++i;
+      continue;
+    }
+    if (i + length > max_bytes) break;
+    if (HiddenControl(cp)) {
+      for (size_t k = 0; k < length; ++k) AppendHexEscape(out, static_cast<unsigned char>(text[i + k]));
+    } else {
+      out.append(text.substr(i, length));
+    }
+    i += length;
+  }
+  if (i < text.size()) out += "\u2026(" + std::to_string(text.size() - i) + " more bytes)";
+  return out;
 }
 
 }  // namespace vstream

@@ -4,10 +4,12 @@
 //
 //   std::string hint = vstream::ClosestMatch("Inferncer", {"Inferencer", "Tracker"});  // "Inferencer"
 //   std::string list = vstream::Join({"a", "b"}, ", ");                                 // "a, b"
+//   std::string shown = vstream::Printable("cam\x1b[2J\n");                    // "cam\\x1b[2J\\n"
 #pragma once
 
 #include "vstream/export.hpp"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,5 +24,11 @@ VSTREAM_EXPORT std::string Join(const std::vector<std::string>& items, std::stri
 VSTREAM_EXPORT std::string FormatNumber(double value);
 /// The candidate nearest to `word` by edit distance, when near enough to be a likely typo; else "".
 VSTREAM_EXPORT std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+/// `text` made safe to print in a log line or an error message, whatever its bytes: control
+/// characters (C0, DEL, C1), bytes that are not valid UTF-8 and the bidirectional-override
+/// characters become escapes (`\n`, `\r`, `\t`, `\xNN` per byte), quotes and backslashes are
+/// escaped (`\'`, `\"`, `\\`), valid UTF-8 text stays as it is. Only the first `max_bytes` bytes of
+/// `text` are shown (never half a character); the rest becomes "…(N more bytes)".
+VSTREAM_EXPORT std::string Printable(std::string_view text, std::size_t max_bytes = 96);
 
 }  // namespace vstream

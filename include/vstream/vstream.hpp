@@ -23,6 +23,7 @@
 #include "vstream/skip_condition.hpp"
 #include "vstream/stats.hpp"
 #include "vstream/status.hpp"
+#include "vstream/stream_id.hpp"
 #include "vstream/text.hpp"
 #include "vstream/user_data.hpp"
 #include "vstream/user_data_codec.hpp"
