@@ -73,7 +73,9 @@ class Background {
     }
     return {};
   }
-  void Signal(int signal) { ::kill(pid_, signal); }
+  void Signal(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
   /// Reads what is left of the output, then waits for the exit code.
   int Wait() {
     WaitForLine("\x01never printed");

@@ -55,7 +55,7 @@ class Process {
     out_ = fds[0];
   }
   ~Process() {
-    for (pid_t pid : others_) {
+    for (pid_t pid : others_) {  // only real pids (never 0 or -1: kill(-1) signals every process)
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
@@ -86,8 +86,12 @@ class Process {
   /// The same for another process that became the test's child (an orphaned stage).
   std::optional<int> WaitExitOfOrphan(pid_t pid) { return WaitExitOf(pid, nullptr); }
   /// Kills `pid` when the test ends, should it still run.
-  void CleanUp(pid_t pid) { others_.push_back(pid); }
-  void Signal(int signal) const { ::kill(pid_, signal); }
+  void CleanUp(pid_t pid) {
+    if (pid > 0) others_.push_back(pid);
+  }
+  void Signal(int signal) const {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
   pid_t pid() const { return pid_; }
   /// Everything read so far, and what more comes within a short while (all of it once every
   /// writer has exited), for assertions and failure messages.
@@ -171,7 +175,14 @@ struct Started {
   pid_t b = -1;
 };
 
-bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+// kill(2) for a pid read from the output; a pid that was not found (-1) must never reach kill,
+// where -1 means every process.
+void KillStage(pid_t pid, int signal) {
+  ASSERT_GT(pid, 0);
+  ::kill(pid, signal);
+}
 
 TEST(Supervisor, AStageThatDiesForGoodStopsTheOthersAndTheExitNamesIt) {
   test::ScratchDir dir("supervisor_stage_died");
@@ -179,7 +190,7 @@ TEST(Supervisor, AStageThatDiesForGoodStopsTheOthersAndTheExitNamesIt) {
   Started s(stages, {});
   ASSERT_GT(s.a, 0) << s.run.seen();
   ASSERT_GT(s.b, 0) << s.run.seen();
-  ::kill(s.a, SIGKILL);  // a stage dies, no restart allowed
+  KillStage(s.a, SIGKILL);  // a stage dies, no restart allowed
   const std::optional<int> status = s.run.WaitExit();
   ASSERT_TRUE(status.has_value()) << "the supervisor still runs:\n" << s.run.seen();
   ASSERT_TRUE(WIFEXITED(*status));
@@ -242,7 +253,7 @@ TEST(Supervisor, AStageThatDoesNotStopIsKilledAfterTheGracePeriod) {
   Started s(stages, {"--grace-period", "1"});
   ASSERT_GT(s.a, 0) << s.run.seen();
   ASSERT_GT(s.b, 0) << s.run.seen();
-  ::kill(s.a, SIGSTOP);  // a stopped process takes no SIGINT/SIGTERM, only SIGKILL
+  KillStage(s.a, SIGSTOP);  // a stopped process takes no SIGINT/SIGTERM, only SIGKILL
   s.run.Signal(SIGTERM);
   const std::optional<int> status = s.run.WaitExit();
   ASSERT_TRUE(status.has_value()) << "the supervisor still waits for a stage that cannot stop\n" << s.run.seen();
@@ -261,14 +272,14 @@ TEST(Supervisor, RestartsWaitLongerEachTime) {
   Stages stages(dir);
   Started s(stages, {"--restart", "2"});
   ASSERT_GT(s.a, 0) << s.run.seen();
-  ::kill(s.a, SIGKILL);
-  EXPECT_NE(s.run.WaitForLine("was killed by signal 9 (SIGKILL, Killed); restarting it (1 of 2) in 0.5 s"), "")
+  KillStage(s.a, SIGKILL);
+  ASSERT_NE(s.run.WaitForLine("was killed by signal 9 (SIGKILL, Killed); restarting it (1 of 2) in 0.5 s"), "")
       << s.run.seen();
   const pid_t second = PidIn(s.run.WaitForLine("started stage " + stages.a));
   ASSERT_GT(second, 0) << s.run.seen();
   s.run.CleanUp(second);
-  ::kill(second, SIGKILL);
-  EXPECT_NE(s.run.WaitForLine("restarting it (2 of 2) in 1.0 s"), "") << s.run.seen();
+  KillStage(second, SIGKILL);
+  ASSERT_NE(s.run.WaitForLine("restarting it (2 of 2) in 1.0 s"), "") << s.run.seen();
   const pid_t third = PidIn(s.run.WaitForLine("started stage " + stages.a));
   ASSERT_GT(third, 0) << s.run.seen();
   s.run.CleanUp(third);
