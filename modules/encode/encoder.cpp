@@ -161,7 +161,7 @@ struct EncodeSession {
       format->flags |= AVFMT_FLAG_CUSTOM_IO;
     }
     rc = avformat_write_header(format, nullptr);
-    if (rc < 0) return {StatusCode::kRuntimeError, "cannot write the header of '" + path + "': " + AvError(rc)};
+    if (rc < 0) return {StatusCode::kRuntimeError, "cannot write the header of '" + Printable(path, 512) + "': " + AvError(rc)};
     frame = av_frame_alloc();
     frame->format = codec->pix_fmt;
     frame->width = width;
