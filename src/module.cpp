@@ -1,5 +1,7 @@
 #include "vstream/module.hpp"
 
+#include "vstream/stream_id.hpp"
+
 #include <exception>
 #include <functional>
 
@@ -44,7 +46,10 @@ Status SourceModule::Process(FramePtr /*frame*/) {
 }
 
 Status SourceModule::Register(const std::string& stream_id) {
-  if (stream_id.empty()) return {StatusCode::kInvalidArgument, "a stream id must not be empty"};
+  // Ids end up in output paths ({stream}) and log lines: only the documented character set.
+  if (Status s = CheckStreamId(stream_id); !s) {
+    return {s.code(), "module '" + name() + "': " + s.message()};
+  }
   {
     std::lock_guard<std::mutex> lock(streams_mutex_);
     if (!streams_.insert(stream_id).second) {

@@ -2,7 +2,8 @@
 //
 //   vstream run CONFIG [--set module.key=value]... [--input [ID=]URI]... [--stats-interval S]
 //               [--stats-json FILE] [--log-level LEVEL]
-//   vstream run CONFIG CONFIG... [--set module.key=value]... [--restart N]   (one process per config)
+//   vstream run CONFIG CONFIG... [--set module.key=value]... [--restart N] [--grace-period S]
+//               (one process per config)
 //   vstream check CONFIG [--set module.key=value]...
 //   vstream inspect [CLASS] [--markdown] | --markdown-dir DIR
 //   vstream graph CONFIG
@@ -43,11 +44,13 @@ const char* kUsage =
     "usage:\n"
     "  vstream run CONFIG [--set MODULE.KEY=VALUE]... [--input [ID=]URI]... [--stats-interval SECONDS]\n"
     "              [--stats-json FILE] [--log-level LEVEL] [--plugin LIB.so]...\n"
-    "      Runs the pipeline until every stream has ended (Ctrl-C: stop gracefully; twice: abort).\n"
-    "  vstream run CONFIG CONFIG... [--set MODULE.KEY=VALUE]... [--restart N] [--stats-interval SECONDS]\n"
-    "              [--log-level LEVEL] [--plugin LIB.so]...\n"
-    "      Runs each config in a process of its own and supervises them (Ctrl-C stops all; a stage\n"
-    "      that dies is reported, and restarted up to N times with --restart).\n"
+    "      Runs the pipeline until every stream has ended (Ctrl-C, SIGTERM or SIGHUP: stop gracefully;\n"
+    "      twice: abort).\n"
+    "  vstream run CONFIG CONFIG... [--set MODULE.KEY=VALUE]... [--restart N] [--grace-period SECONDS]\n"
+    "              [--stats-interval SECONDS] [--log-level LEVEL] [--plugin LIB.so]...\n"
+    "      Runs each config in a process of its own and supervises them (Ctrl-C, SIGTERM or SIGHUP\n"
+    "      stops all, killing a stage still running after the grace period, default 40 s; a stage\n"
+    "      that dies is restarted up to N times with --restart, else the others are stopped).\n"
     "  vstream check CONFIG [--set MODULE.KEY=VALUE]... [--plugin LIB.so]...\n"
     "      Validates the config without running it.\n"
     "  vstream inspect [CLASS] [--markdown] [--plugin LIB.so]...\n"
@@ -77,6 +80,7 @@ struct Options {
   std::string stats_json;
   std::string markdown_dir;
   int restart = 0;
+  double grace_period = 40;
   bool markdown = false;
   std::string log_level;
 };
@@ -119,6 +123,14 @@ bool ParseOptions(int argc, char** argv, int first, Options* out, std::string* e
         return false;
       }
       out->restart = static_cast<int>(n);
+    } else if (arg == "--grace-period") {
+      if (!value(&v)) return false;
+      char* end = nullptr;
+      out->grace_period = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(out->grace_period >= 0 && out->grace_period <= 86400)) {
+        *error = "--grace-period takes seconds from 0 to 86400, got '" + v + "'";
+        return false;
+      }
     } else if (arg == "--stats-json") {
       if (!value(&out->stats_json)) return false;
     } else if (arg == "--markdown-dir") {
@@ -332,7 +344,10 @@ int RunStages(const Options& options) {
       return kExitConfig;
     }
   }
-  return vstream::tool::Supervise(std::filesystem::canonical("/proc/self/exe").string(), stages, options.restart);
+  vstream::tool::SupervisorOptions supervision;
+  supervision.restarts = options.restart;
+  supervision.grace_period = std::chrono::milliseconds(static_cast<int64_t>(options.grace_period * 1000));
+  return vstream::tool::Supervise(std::filesystem::canonical("/proc/self/exe").string(), stages, supervision);
 }
 
 int Run(const Options& options) {
@@ -345,6 +360,7 @@ int Run(const Options& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);   // a closed terminal stops like SIGTERM
   sigaddset(&signals, SIGUSR1);  // our own wake-up of the signal thread at exit
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
@@ -447,7 +463,10 @@ int main(int argc, char** argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // A stage of `vstream run a.json b.json` stops (SIGTERM) when its supervisor dies.
+    vstream::tool::WatchSupervisor();
   }
   Options options;
   std::string error;

@@ -7,6 +7,12 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <opencv2/imgcodecs.hpp>
@@ -16,9 +22,67 @@ extern "C" {
 #include "vstream/log.hpp"
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
+#include "vstream/stream_id.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 namespace detail {
+
+// Opens an output file for writing without following a symbolic link planted at `path`
+// (O_NOFOLLOW: the check and the open are one system call). Returns the fd, or -1 with `error`.
+int OpenOutputFile(const std::string& path, Status* error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd >= 0) return fd;
+  const int code = errno;
+  if (code == ELOOP) {
+    *error = Status(StatusCode::kInvalidArgument, "'" + Printable(path, 512) +
+                                                      "' is a symbolic link; the Encoder does not write through "
+                                                      "links (remove it or choose another path)");
+  } else {
+    *error = Status(StatusCode::kRuntimeError, "cannot write '" + Printable(path, 512) + "': " + std::strerror(code));
+  }
+  return -1;
+}
+
+// FFmpeg writes the container through these callbacks to a file descriptor vstream opened itself
+// (avio_open would open by path and follow a link).
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+using AvioWriteBuffer = const uint8_t*;
+#else
+using AvioWriteBuffer = uint8_t*;
+#endif
+
+// Writes all `size` bytes; 0, or a negative errno.
+int WriteAll(int fd, const uint8_t* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int WriteToFd(void* opaque, AvioWriteBuffer data, int size) {
+  const int rc = WriteAll(*static_cast<int*>(opaque), data, static_cast<size_t>(size));
+  return rc < 0 ? AVERROR(-rc) : size;
+}
+
+int64_t SeekFd(void* opaque, int64_t offset, int whence) {
+  const int fd = *static_cast<int*>(opaque);
+  whence &= ~AVSEEK_FORCE;
+  if (whence == AVSEEK_SIZE) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return AVERROR(errno);
+    return info.st_size;
+  }
+  if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) return AVERROR(EINVAL);
+  const off_t at = ::lseek(fd, static_cast<off_t>(offset), whence);
+  return at < 0 ? AVERROR(errno) : static_cast<int64_t>(at);
+}
 
 // One stream's open file: muxer, encoder, converter.
 struct EncodeSession {
@@ -28,9 +92,14 @@ struct EncodeSession {
     av_packet_free(&packet);
     avcodec_free_context(&codec);
     if (format != nullptr) {
-      if ((format->oformat->flags & AVFMT_NOFILE) == 0) avio_closep(&format->pb);
+      format->pb = nullptr;  // ours (custom I/O), freed below
       avformat_free_context(format);
     }
+    if (io != nullptr) {
+      av_freep(&io->buffer);
+      avio_context_free(&io);
+    }
+    if (fd >= 0) ::close(fd);
   }
 
   Status Start(const std::string& file, const std::string& codec_name, int width, int height, double frame_rate,
@@ -42,10 +111,12 @@ struct EncodeSession {
     if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
     int rc = avformat_alloc_output_context2(&format, nullptr, nullptr, path.c_str());
     if (rc < 0 || format == nullptr) {
-      return {StatusCode::kInvalidArgument, "cannot tell the container of '" + path + "' from its extension (use .mp4, .mkv, .avi, .mov)"};
+      return {StatusCode::kInvalidArgument, "cannot tell the container of '" + Printable(path, 512) + "' from its extension (use .mp4, .mkv, .avi, .mov)"};
     }
     const AVCodec* encoder = avcodec_find_encoder_by_name(codec_name.c_str());
-    if (encoder == nullptr) return {StatusCode::kUnavailable, "this FFmpeg has no encoder '" + codec_name + "'"};
+    if (encoder == nullptr) {
+      return {StatusCode::kUnavailable, "this FFmpeg has no encoder '" + Printable(codec_name) + "'"};
+    }
     codec = avcodec_alloc_context3(encoder);
     codec->width = width;
     codec->height = height;
@@ -67,16 +138,30 @@ struct EncodeSession {
     }
     rc = avcodec_open2(codec, encoder, &options);
     av_dict_free(&options);
-    if (rc < 0) return {StatusCode::kRuntimeError, "cannot open encoder " + codec_name + " for " + path + ": " + AvError(rc)};
+    if (rc < 0) {
+      return {StatusCode::kRuntimeError,
+              "cannot open encoder " + Printable(codec_name) + " for " + Printable(path, 512) + ": " + AvError(rc)};
+    }
     stream = avformat_new_stream(format, nullptr);
     avcodec_parameters_from_context(stream->codecpar, codec);
     stream->time_base = codec->time_base;
     if ((format->oformat->flags & AVFMT_NOFILE) == 0) {
-      rc = avio_open(&format->pb, path.c_str(), AVIO_FLAG_WRITE);
-      if (rc < 0) return {StatusCode::kRuntimeError, "cannot write '" + path + "': " + AvError(rc)};
+      Status opened;
+      fd = OpenOutputFile(path, &opened);
+      if (fd < 0) return opened;
+      constexpr int kBufferSize = 64 * 1024;
+      auto* buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+      if (buffer == nullptr) return {StatusCode::kRuntimeError, "out of memory opening '" + Printable(path, 512) + "'"};
+      io = avio_alloc_context(buffer, kBufferSize, 1, &fd, nullptr, WriteToFd, SeekFd);
+      if (io == nullptr) {
+        av_free(buffer);
+        return {StatusCode::kRuntimeError, "out of memory opening '" + Printable(path, 512) + "'"};
+      }
+      format->pb = io;
+      format->flags |= AVFMT_FLAG_CUSTOM_IO;
     }
     rc = avformat_write_header(format, nullptr);
-    if (rc < 0) return {StatusCode::kRuntimeError, "cannot write the header of '" + path + "': " + AvError(rc)};
+    if (rc < 0) return {StatusCode::kRuntimeError, "cannot write the header of '" + Printable(path, 512) + "': " + AvError(rc)};
     frame = av_frame_alloc();
     frame->format = codec->pix_fmt;
     frame->width = width;
@@ -110,7 +195,17 @@ struct EncodeSession {
   Status Finish() {
     Status s = Send(nullptr);
     const int rc = av_write_trailer(format);
-    if (s && rc < 0) s = Status(StatusCode::kRuntimeError, "cannot finish '" + path + "': " + AvError(rc));
+    if (s && rc < 0) s = Status(StatusCode::kRuntimeError, "cannot finish '" + Printable(path, 512) + "': " + AvError(rc));
+    if (io != nullptr) {
+      avio_flush(io);
+      if (s && io->error < 0) {
+        s = Status(StatusCode::kRuntimeError, "writing '" + Printable(path, 512) + "' failed: " + AvError(io->error));
+      }
+    }
+    if (fd >= 0 && ::close(fd) != 0 && s) {
+      s = Status(StatusCode::kRuntimeError, "writing '" + Printable(path, 512) + "' failed: " + std::strerror(errno));
+    }
+    fd = -1;
     return s;
   }
 
@@ -122,12 +217,14 @@ struct EncodeSession {
       av_packet_rescale_ts(packet, codec->time_base, stream->time_base);
       packet->stream_index = stream->index;
       rc = av_interleaved_write_frame(format, packet);
-      if (rc < 0) return {StatusCode::kRuntimeError, "writing '" + path + "' failed: " + AvError(rc)};
+      if (rc < 0) return {StatusCode::kRuntimeError, "writing '" + Printable(path, 512) + "' failed: " + AvError(rc)};
     }
     return Status::Ok();
   }
 
   std::string path;
+  int fd = -1;                 // the output file, opened without following links
+  AVIOContext* io = nullptr;   // FFmpeg's writer on fd
   AVFormatContext* format = nullptr;
   AVCodecContext* codec = nullptr;
   AVStream* stream = nullptr;
@@ -162,7 +259,12 @@ ModuleDescription Encoder::Describe() {
 and completed at the stream's EOS (the encoder is flushed and the trailer written), so a finished
 stream leaves a playable file even while the pipeline runs on; streams still open when the
 pipeline stops are completed in Close. Frames are converted to the encoder's pixel format
-(yuv420p for H.264). A frame whose size differs from its stream's first frame is a frame error.)"};
+(yuv420p for H.264). A frame whose size differs from its stream's first frame is a frame error.
+
+Output files are opened without following links: a symbolic link at an output path is a frame
+error (`'PATH' is a symbolic link ...`), and nothing is written where it points. Stream ids
+cannot leave the output folder (see the stream id rules in config.md); a frame whose id would is
+a frame error.)"};
 }
 
 Status Encoder::Open(const ModuleParams& params) {
@@ -176,10 +278,10 @@ Status Encoder::Open(const ModuleParams& params) {
   }
   codec_ = params.GetString("codec");
   if (!jpeg_ && avcodec_find_encoder_by_name(codec_.c_str()) == nullptr) {
-    return Fail("codec: this FFmpeg has no encoder '" + codec_ + "' (ffmpeg -encoders lists them)");
+    return Fail("codec: this FFmpeg has no encoder '" + Printable(codec_) + "' (ffmpeg -encoders lists them)");
   }
   if (!jpeg_ && av_guess_format(nullptr, path_.c_str(), nullptr) == nullptr) {
-    return Fail("path: no container for '" + path_ + "' (use .mp4, .mkv, .avi, .mov, or .jpg for images)");
+    return Fail("path: no container for '" + Printable(path_, 512) + "' (use .mp4, .mkv, .avi, .mov, or .jpg for images)");
   }
   crf_ = static_cast<int>(params.GetInt("crf"));
   bitrate_kbps_ = static_cast<int>(params.GetInt("bitrate_kbps"));
@@ -199,7 +301,7 @@ void Encoder::Close() {
 
 std::string Encoder::PathFor(const std::string& stream_id, int64_t index) const {
   std::string path = path_;
-  if (const size_t at = path.find("{stream}"); at != std::string::npos) path.replace(at, 8, stream_id);
+  for (size_t at; (at = path.find("{stream}")) != std::string::npos;) path.replace(at, 8, stream_id);
   if (const size_t at = path.find("{index}"); at != std::string::npos) {
     char digits[32];
     std::snprintf(digits, sizeof(digits), "%06lld", static_cast<long long>(index));
@@ -207,6 +309,26 @@ std::string Encoder::PathFor(const std::string& stream_id, int64_t index) const 
   }
   return path;
 }
+
+namespace {
+// Writes a JPEG image to `path` without following a symbolic link planted there.
+Status WriteJpeg(const std::string& path, const cv::Mat& image, int quality) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+    return {StatusCode::kRuntimeError, "cannot encode a JPEG image for '" + Printable(path, 512) + "'"};
+  }
+  Status opened;
+  const int fd = detail::OpenOutputFile(path, &opened);
+  if (fd < 0) return opened;
+  const int written = detail::WriteAll(fd, bytes.data(), bytes.size());
+  const int closed = ::close(fd) == 0 ? 0 : errno;
+  if (written < 0 || closed != 0) {
+    return {StatusCode::kRuntimeError,
+            "cannot write '" + Printable(path, 512) + "': " + std::strerror(written < 0 ? -written : closed)};
+  }
+  return Status::Ok();
+}
+}  // namespace
 
 Status Encoder::Process(FramePtr frame) {
   if (frame->IsEos()) {
@@ -220,15 +342,18 @@ Status Encoder::Process(FramePtr frame) {
     return {};
   }
   if (frame->image.empty()) return {};
+  // Stream ids are checked where streams start; this keeps an id from elsewhere (a frame made by a
+  // custom module) from naming a file outside the output folder all the same.
+  if (path_.find("{stream}") != std::string::npos) {
+    if (Status s = CheckStreamId(frame->stream_id); !s) return Fail(s.message(), s.code());
+  }
   if (jpeg_) {
     const std::string path = PathFor(frame->stream_id, frame->frame_index);
     std::error_code ignored;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
     VideoFrame& image = frame->image;
     const cv::Mat bgr = image.format() == PixelFormat::kGray8 ? ToMat(image) : ToBgrMat(image);  // JPEG takes gray as is
-    if (!cv::imwrite(path, bgr, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_})) {
-      return Fail("cannot write '" + path + "'");
-    }
+    if (Status s = WriteJpeg(path, bgr, jpeg_quality_); !s) return Fail(s.message(), s.code());
     return {};
   }
   auto& session = sessions_[frame->stream_id];
@@ -239,7 +364,7 @@ Status Encoder::Process(FramePtr frame) {
                                   bitrate_kbps_, preset_);
         !s) {
       sessions_.Erase(frame->stream_id);
-      return Fail(s.message());
+      return Fail(s.message(), s.code());
     }
   }
   const int64_t pts = frame_rate_ > 0 ? static_cast<int64_t>(static_cast<double>(session->frames) * 1e6 / frame_rate_)

@@ -1,10 +1,17 @@
 #include "vstream/modules/result_sink.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "vstream/registry.hpp"
+#include "vstream/stream_id.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 
@@ -15,6 +22,31 @@ struct ResultSink::File {
   std::FILE* handle = nullptr;
   std::mutex mutex;  // one line at a time
 };
+
+namespace {
+// Opens `path` for writing without following a symbolic link planted there (O_NOFOLLOW: the
+// check and the open are one system call, so nothing can swap the file in between).
+Status OpenOutput(const std::string& path, bool append, std::FILE** handle) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
+  const int fd = ::open(path.c_str(), flags, 0666);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ELOOP) {
+      return {StatusCode::kInvalidArgument, "'" + Printable(path, 512) +
+                                                "' is a symbolic link; ResultSink does not write through links "
+                                                "(remove it or choose another path)"};
+    }
+    return {StatusCode::kRuntimeError, "cannot open '" + Printable(path, 512) + "' for writing: " + std::strerror(error)};
+  }
+  *handle = ::fdopen(fd, append ? "a" : "w");
+  if (*handle == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    return {StatusCode::kRuntimeError, "cannot open '" + Printable(path, 512) + "' for writing: " + std::strerror(error)};
+  }
+  return Status::Ok();
+}
+}  // namespace
 
 ResultSink::~ResultSink() { Close(); }
 
@@ -36,7 +68,13 @@ share a file); end-of-stream frames write nothing:
 
 `pts` is in seconds; `box` is `[x, y, width, height]` in pixels of the frame as decoded; `track_id`
 is -1 until a Tracker assigns one; `attributes` holds what secondary models wrote (strings).
-Feature vectors are not written. Folders in `path` are created as needed.)"};
+Feature vectors are not written. Folders in `path` are created as needed.
+
+With `{stream}` in `path`, each stream's file is opened at its first frame and closed at its EOS,
+so a finished stream holds no file open; a stream id that comes back later in the same run
+appends to the file it wrote before. Stream ids cannot leave the folder (see the stream id rules
+in config.md), and a frame whose id would is a frame error. A symbolic link at an output path is
+not followed: opening it is an error (`'PATH' is a symbolic link ...`).)"};
 }
 
 Status ResultSink::Open(const ModuleParams& params) {
@@ -44,8 +82,14 @@ Status ResultSink::Open(const ModuleParams& params) {
   append_ = params.GetBool("append");
   flush_ = params.GetBool("flush");
   if (path_ != "-" && std::filesystem::path(path_).is_relative()) path_ = (params.base_dir() / path_).string();
-  if (path_.find("{stream}") == std::string::npos && FileFor("") == nullptr) {
-    return Fail("path: cannot open '" + path_ + "' for writing");
+  per_stream_ = path_.find("{stream}") != std::string::npos;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    written_.clear();
+  }
+  if (!per_stream_) {
+    std::shared_ptr<File> file;
+    if (Status s = FileFor("", &file); !s) return Fail("path: " + s.message());
   }
   return {};
 }
@@ -55,27 +99,40 @@ void ResultSink::Close() {
   files_.clear();
 }
 
-ResultSink::File* ResultSink::FileFor(const std::string& stream_id) {
+Status ResultSink::FileFor(const std::string& stream_id, std::shared_ptr<File>* out) {
   std::string path = path_;
-  if (const size_t at = path.find("{stream}"); at != std::string::npos) path.replace(at, 8, stream_id);
+  if (per_stream_) {
+    // Stream ids are checked where streams start; this keeps an id from elsewhere (a frame made
+    // by a custom module) from naming a path outside the folder all the same.
+    if (Status s = CheckStreamId(stream_id); !s) return s;
+    for (size_t at; (at = path.find("{stream}")) != std::string::npos;) path.replace(at, 8, stream_id);
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   auto& file = files_[path];
-  if (file) return file.get();
+  if (file) {
+    *out = file;
+    return Status::Ok();
+  }
   auto opened = std::make_shared<File>();
+  Status status;
   if (path == "-") {
     opened->handle = stdout;
   } else {
     std::error_code ignored;
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-    opened->handle = std::fopen(path.c_str(), append_ ? "a" : "w");
+    // A file this sink wrote before in this run (a stream id that came back) is appended to.
+    const bool append = append_ || written_.count(path) != 0;
+    status = OpenOutput(path, append, &opened->handle);
   }
-  if (opened->handle == nullptr) {
+  if (!status) {
     files_.erase(path);
-    return nullptr;
+    return status;
   }
+  written_.insert(path);
   file = std::move(opened);
-  return file.get();
+  *out = file;
+  return Status::Ok();
 }
 
 std::string ResultSink::ToJsonLine(const Frame& frame) {
@@ -105,10 +162,10 @@ std::string ResultSink::ToJsonLine(const Frame& frame) {
 }
 
 Status ResultSink::Process(FramePtr frame) {
-  if (frame->IsEos()) return {};
-  File* file = FileFor(frame->stream_id);
-  if (file == nullptr) {
-    return Fail("cannot open the output for stream '" + frame->stream_id + "'");
+  if (frame->IsEos()) return per_stream_ ? EndFile(frame->stream_id) : Status::Ok();
+  std::shared_ptr<File> file;
+  if (Status s = FileFor(frame->stream_id, &file); !s) {
+    return Fail("stream '" + Printable(frame->stream_id) + "': " + s.message(), s.code());
   }
   std::string line;
   {
@@ -121,6 +178,27 @@ Status ResultSink::Process(FramePtr frame) {
     return Fail("writing the results failed (disk full?)");
   }
   if (flush_) std::fflush(file->handle);
+  return {};
+}
+
+Status ResultSink::EndFile(const std::string& stream_id) {
+  if (!CheckStreamId(stream_id)) return {};  // no file was ever opened for it
+  std::string path = path_;
+  for (size_t at; (at = path.find("{stream}")) != std::string::npos;) path.replace(at, 8, stream_id);
+  std::shared_ptr<File> ending;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return {};
+    ending = std::move(it->second);
+    files_.erase(it);
+  }
+  // The stream's frames all came before its EOS (same worker), so nothing writes to it any more.
+  std::lock_guard<std::mutex> lock(ending->mutex);
+  const bool written = std::fflush(ending->handle) == 0;
+  const bool closed = std::fclose(ending->handle) == 0;
+  ending->handle = nullptr;
+  if (!written || !closed) return Fail("writing the results to '" + Printable(path, 512) + "' failed (disk full?)");
   return {};
 }
 

@@ -120,6 +120,22 @@ TEST(Text, HelpersDoWhatTheirHeaderSays) {
   EXPECT_EQ(FormatNumber(0.5), "0.5");
 }
 
+TEST(Text, PrintableEscapesWhatATerminalWouldActOnAndClips) {
+  EXPECT_EQ(Printable("cam1"), "cam1");
+  EXPECT_EQ(Printable("cam\x1b[2J\n"), "cam\\x1b[2J\\n");
+  EXPECT_EQ(Printable(std::string("a\0b\tc\rd\x7f", 8)), "a\\x00b\\tc\\rd\\x7f");
+  EXPECT_EQ(Printable(R"(it's "x" \ y)"), R"(it\'s \"x\" \\ y)");
+  EXPECT_EQ(Printable("caf\xc3\xa9 \xe6\x97\xa5"), "caf\xc3\xa9 \xe6\x97\xa5");  // valid UTF-8 stays
+  EXPECT_EQ(Printable("a\xff\xc3"), "a\\xff\\xc3");  // invalid bytes, a cut sequence
+  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");  // an overlong '/'
+  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(Printable("\xc2\x9b" "2J"), "\\xc2\\x9b" "2J");  // C1 CSI
+  EXPECT_EQ(Printable("a\xe2\x80\xae" "b"), "a\\xe2\\x80\\xaeb");  // right-to-left override
+  EXPECT_EQ(Printable(std::string(100, 'x'), 10), std::string(10, 'x') + "\u2026(90 more bytes)");
+  EXPECT_EQ(Printable("ab\xc3\xa9", 3), "ab\u2026(2 more bytes)");  // never half a character
+  EXPECT_EQ(Printable(std::string(96, 'y')), std::string(96, 'y'));  // the default keeps 96 bytes
+}
+
 TEST(NamedRegistry, AliasesPrefixesReplacementAndRemoval) {
   NamedRegistry<int> registry("widget");
   ASSERT_TRUE(registry.Register("round", 1, {"Circle"}));

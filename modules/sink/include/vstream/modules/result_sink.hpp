@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "vstream/export.hpp"
@@ -35,13 +36,16 @@ class VSTREAM_EXPORT ResultSink : public Module {
 
  private:
   struct File;
-  File* FileFor(const std::string& stream_id);
+  Status FileFor(const std::string& stream_id, std::shared_ptr<File>* file);
+  Status EndFile(const std::string& stream_id);  // a stream's EOS: its own file closes
 
   std::string path_;
   bool flush_ = false;
   bool append_ = false;
-  std::mutex mutex_;                                        // guards files_
-  std::map<std::string, std::shared_ptr<File>> files_;      // by path
+  bool per_stream_ = false;                                 // {stream} in path_
+  std::mutex mutex_;                                        // guards files_ and written_
+  std::map<std::string, std::shared_ptr<File>> files_;      // open files, by path
+  std::set<std::string> written_;                           // every path opened in this run
 };
 
 }  // namespace vstream
