@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <system_error>
 #include <typeindex>
 
 #include "ipc_socket.hpp"
@@ -46,7 +47,13 @@ IpcClient::~IpcClient() {
 Status IpcClient::Start() {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
-  io_thread_ = std::thread([this] { Run(); });
+  try {
+    io_thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+    return {StatusCode::kUnavailable, std::string("cannot start the ModuleIPC client's thread: ") + e.what()};
+  }
   return Status::Ok();
 }
 

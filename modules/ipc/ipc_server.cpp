@@ -199,7 +199,13 @@ Status IpcServer::Start() {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return {StatusCode::kRuntimeError, std::string("eventfd: ") + std::strerror(errno)};
   module_->SetExpectingStreams(true);
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  try {
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  } catch (const std::system_error& e) {
+    module_->SetExpectingStreams(false);
+    Unlisten(&listener_);
+    return {StatusCode::kUnavailable, std::string("cannot start the ModuleIPC server's thread: ") + e.what()};
+  }
   VSTREAM_LOG_INFO("module '{}': ModuleIPC server listening on '{}'", settings_.module, settings_.socket_path);
   return Status::Ok();
 }

@@ -166,6 +166,20 @@ int RunPeer(const std::string& config) {
     std::fprintf(stderr, "peer: %s\n", s.message().c_str());
     return 1;
   }
+  // Address space for a few more threads' stacks at most, once the pipeline runs: how a process
+  // that is out of threads or memory looks from inside.
+  if (const char* extra = std::getenv("VSTREAM_TEST_ADDRESS_SPACE_LEFT_MB"); extra != nullptr) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    unsigned long long vm_kb = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtoull(line.c_str() + 7, nullptr, 10);
+    }
+    const rlim_t limit = (vm_kb << 10) + (std::strtoull(extra, nullptr, 10) << 20);
+    rlimit wanted{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &wanted) != 0) std::fprintf(stderr, "peer: setrlimit RLIMIT_AS: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "peer: address space limited\n");
+  }
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     int signal = 0;

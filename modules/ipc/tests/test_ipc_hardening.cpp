@@ -37,12 +37,17 @@ int Connected(const std::string& socket) {
   return fd;
 }
 
-// Says Hello (no slots) and waits for the answer: true when welcomed.
-bool Welcomed(int fd) {
+// Says Hello (no slots) and waits for the answer: true when welcomed; else `refusal` gets the
+// server's reason, if it gave one.
+bool Welcomed(int fd, std::string* refusal = nullptr) {
   if (!SendAll(fd, EncodeHello({static_cast<uint32_t>(::getpid()), static_cast<uint64_t>(fd) * 7919 + 1, 0, 0}))) return false;
   MessageType type{};
   std::string payload;
-  return ReceiveMessage(fd, -1, &type, &payload) && type == MessageType::kWelcome;
+  if (!ReceiveMessage(fd, -1, &type, &payload)) return false;
+  if (type == MessageType::kError && refusal != nullptr) {
+    (void)DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), refusal);
+  }
+  return type == MessageType::kWelcome;
 }
 
 FrameMessage MetadataFrame(const std::string& stream, int64_t index, uint64_t sequence) {
@@ -189,6 +194,37 @@ TEST(IpcHardening, AClientThatNeverReadsIsCutOffAndTheOthersGoOn) {
   EXPECT_EQ(client.Wait(), 0) << client.Output();
   server.Terminate();
   EXPECT_EQ(server.Wait(), 0);
+  ExpectAllArrived(setup.Log("server"), {"stream_0"}, 10);
+}
+
+TEST(IpcHardening, OutOfThreadsOneClientIsRefusedAndTheServerGoesOn) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's runtime needs the address space this test takes away";
+#endif
+  IpcScenario setup("ipc_out_of_threads");
+  // Room for a few 8 MiB thread stacks: each client connection takes two threads.
+  auto server = PeerWithLimit(setup.Server("server", true), "VSTREAM_TEST_ADDRESS_SPACE_LEFT_MB", 40);
+  ASSERT_TRUE(server->WaitFor("address space limited")) << server->Output();
+  std::vector<int> held;
+  std::string refusal;
+  for (int i = 0; i < 16 && refusal.empty(); ++i) {
+    const int fd = Connected(setup.socket);
+    if (Welcomed(fd, &refusal)) {
+      held.push_back(fd);
+    } else {
+      ::close(fd);
+    }
+  }
+  EXPECT_NE(refusal.find("cannot start a thread for the client"), std::string::npos) << refusal << server->Output();
+  for (int fd : held) {
+    ASSERT_TRUE(SendAll(fd, EncodeBye()));
+    ::close(fd);
+  }
+  // Threads of the connections that ended are joined when the next client comes; it is served.
+  Peer client(setup.Client("client", R"({ "streams": 1, "frames": 10, "width": 64, "height": 48 })", 4));
+  EXPECT_EQ(client.Wait(), 0) << client.Output();
+  server->Terminate();
+  EXPECT_EQ(server->Wait(), 0) << server->Output();
   ExpectAllArrived(setup.Log("server"), {"stream_0"}, 10);
 }
 
