@@ -353,6 +353,16 @@ TEST(Config, ParamsKeepArraysAsListsAndOverridesAreText) {
   EXPECT_TRUE(pipeline.Stop());
 }
 
+TEST(Config, AModuleRunnerTakesListsAsTheConfigDoes) {
+  ModuleRunner runner("ListsInputs", {{"inputs", ParamValue::List({"cam=/videos/a,b.mp4"})}});
+  ASSERT_TRUE(runner.Open());
+  EXPECT_EQ(runner.module_as<ListsInputs>()->inputs, std::vector<std::string>{"cam=/videos/a,b.mp4"});
+  const std::map<std::string, std::string> texts = {{"inputs", "a.mp4,b.mp4"}};  // text: comma-separated
+  ModuleRunner from_text("ListsInputs", texts);
+  ASSERT_TRUE(from_text.Open());
+  EXPECT_EQ(from_text.module_as<ListsInputs>()->inputs, (std::vector<std::string>{"a.mp4", "b.mp4"}));
+}
+
 TEST(Config, AListForAOneValueParameterIsAnError) {
   ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": [1, 2]}}})",
                 "module 'src': parameter 'frames' takes one value (int), got a list of 2: [1, 2]");
