@@ -381,6 +381,10 @@ TEST(Config, WholeNumbersOutsideTheirTypeAreErrorsNotTruncated) {
                 "18446744073709551615");
   ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 1e300}})",
                 "'parallelism' must be a whole number between");
+  ExpectProblem(std::string("{") + kSource +
+                    R"(, "a": {"class_name": "PassThrough", "skip_if": "every_nth:99999999999999999999"}})",
+                "module 'a': skip_if 'every_nth:99999999999999999999': N must be a whole number >= 1 and at most "
+                "9223372036854775807");
   ExpectProblem(R"({"profiler_config": {"trace_event_capacity": 1e30}, "src": {"class_name": "SyntheticSource"}})",
                 "'trace_event_capacity' must be a whole number >= 1, got 1e+30");
   // custom_params: int64_t is what GetInt returns; the spec's range is named.
