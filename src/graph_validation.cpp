@@ -100,8 +100,9 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
     } else if ((module.entry = registry.Resolve(mc.class_name, mc.params.Texts())) == nullptr) {
-      errors.push_back(prefix + "class_name " + Quoted(detail::Clip(mc.class_name)) + " names a choice of classes whose choice " +
-                       Quoted(named->choose(mc.params.Texts())) + " is not registered");
+      errors.push_back(prefix + "class_name " + Quoted(detail::Clip(mc.class_name)) +
+                       " names a choice of classes whose choice " + Quoted(named->choose(mc.params.Texts())) +
+                       " is not registered");
     } else {
       module.is_source = module.entry->is_source;
       any_source |= module.is_source;

@@ -5,8 +5,9 @@
 // are allowed, numbers may be written as strings ("40"), "profiler_config" tunes measurement, and
 // "subgraph:NAME": {"config_path": "other.json"} inlines another file (its modules are named
 // "NAME/module"). Parsing stops with an error at the limits of ConfigLimits (JSON nesting, subgraph
-// nesting, modules after expansion). Validate() checks the graph and every parameter before anything starts and
-// reports every problem at once, each naming the module, the key and the expected form.
+// nesting, modules after expansion). Validate() checks the graph and every parameter before
+// anything starts and reports every problem at once, each naming the module, the key and the
+// expected form.
 //
 //   vstream::GraphConfig config;
 //   vstream::Status s = vstream::GraphConfig::FromFile("face.json", &config);
