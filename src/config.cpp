@@ -1,18 +1,24 @@
 #include "vstream/config.hpp"
 
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
+#include "config_text.hpp"
 #include "graph_validation.hpp"
 #include "vstream/text.hpp"
 
 namespace vstream {
 
-using Json = nlohmann::ordered_json;
+// Objects are std::maps (nlohmann's ordered_json finds keys by a linear scan: a config of many
+// modules would parse in quadratic time); ParseJson records the order of the top-level keys, the
+// modules' file order.
+using Json = nlohmann::json;
 
 std::string_view QueuePolicyName(QueuePolicy policy) {
   switch (policy) {
@@ -29,35 +35,110 @@ constexpr const char* kModuleKeys[] = {"class_name", "parallelism", "max_input_q
                                        "custom_params", "queue_policy", "skip_if"};
 constexpr const char* kSubgraphPrefix = "subgraph:";
 
+constexpr size_t kMaxErrorLines = 100;  // problems one parse reports at most
+
+// A config file being read: the main one, or a subgraph inside the files before it.
+struct OpenFile {
+  std::string shown;                  // its name in messages
+  std::filesystem::path canonical;    // to recognize a file that includes itself; empty for a string
+};
+
 struct ParseContext {
+  ConfigLimits limits;
   std::vector<std::string> errors;
-  std::vector<std::filesystem::path> include_stack;  // subgraph files being read, to catch loops
+  std::vector<OpenFile> include_chain;  // the main config first, then the subgraph files being read
+  std::unordered_map<std::string, std::string> file_texts;  // canonical path -> text, read once
+  int64_t nodes = 0;                    // modules and subgraph includes so far
+  bool stopped = false;                 // a limit was reached: read no further
+
+  std::string Chain() const {
+    std::vector<std::string> names;
+    for (const auto& file : include_chain) names.push_back(file.shown);
+    return vstream::Join(names, " -> ");
+  }
+  // Counts one module or subgraph include; false (after saying so once) past max_modules.
+  bool Count() {
+    if (stopped) return false;
+    if (++nodes <= limits.max_modules) return true;
+    errors.push_back(include_chain.front().shown + ": the config expands to more than " +
+                     std::to_string(limits.max_modules) +
+                     " modules (subgraph includes counting as one each), the limit (ConfigLimits::max_modules); "
+                     "reading stopped in " + Chain());
+    stopped = true;
+    return false;
+  }
 };
 
 std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
-// "40", 40 and 40.0 are all accepted for integers.
-bool ReadInt(const Json& value, int* out) {
-  if (value.is_number_integer()) {
-    *out = value.get<int>();
-    return true;
+// A JSON value for an error message: scalars as JSON, containers with their first items only, and
+// everything clipped, so a huge or deep value never floods the message (or the stack).
+void AppendShown(const Json& value, int levels, std::string* out) {
+  if (out->size() > 200) return;
+  if (value.is_primitive()) {
+    *out += detail::Clip(value.dump(-1, ' ', false, Json::error_handler_t::replace), 80);
+    return;
   }
-  if (value.is_number_float()) {
-    const double d = value.get<double>();
-    if (d != static_cast<double>(static_cast<int>(d))) return false;
-    *out = static_cast<int>(d);
-    return true;
+  const bool object = value.is_object();
+  *out += object ? '{' : '[';
+  if (levels == 0) {
+    *out += value.empty() ? "" : "...";
+  } else {
+    size_t shown = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++shown) {
+      if (shown == 4 || out->size() > 200) {
+        *out += ", ... (" + std::to_string(value.size()) + " in all)";
+        break;
+      }
+      if (shown > 0) *out += ", ";
+      if (object) *out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace) + ": ";
+      AppendShown(*it, levels - 1, out);
+    }
   }
-  if (value.is_string()) {
-    const std::string text = vstream::Trim(value.get<std::string>());
-    if (text.empty()) return false;
-    char* end = nullptr;
-    const long v = std::strtol(text.c_str(), &end, 10);
-    if (end != text.c_str() + text.size() || v < INT32_MIN || v > INT32_MAX) return false;
-    *out = static_cast<int>(v);
-    return true;
+  *out += object ? '}' : ']';
+}
+
+std::string Shown(const Json& value) {
+  std::string out;
+  AppendShown(value, 2, &out);
+  return detail::Clip(out, 240);
+}
+
+// Reads a whole number into `out`: 40, "40" and 40.0 are accepted, within T's range. Otherwise
+// `error` says what `key` must be, naming the value and the range.
+template <typename T>
+bool ReadWhole(const Json& value, const std::string& key, T* out, std::string* error) {
+  constexpr int64_t kLo = std::numeric_limits<T>::min();
+  constexpr int64_t kHi = std::numeric_limits<T>::max();
+  auto out_of_range = [&] {
+    *error = Quoted(key) + " must be a whole number between " + std::to_string(kLo) + " and " + std::to_string(kHi) +
+             ", got " + Shown(value);
+    return false;
+  };
+  auto not_whole = [&] {
+    *error = Quoted(key) + " must be a whole number (or a string holding one), got " + Shown(value);
+    return false;
+  };
+  int64_t v = 0;
+  if (value.is_number_unsigned()) {
+    const uint64_t u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(kHi)) return out_of_range();
+    v = static_cast<int64_t>(u);
+  } else if (value.is_number_integer()) {
+    v = value.get<int64_t>();
+  } else if (value.is_number_float() || value.is_string()) {
+    const std::string text = value.is_string() ? vstream::Trim(value.get<std::string>()) : value.dump();
+    switch (detail::ParseWhole(text, &v)) {
+      case detail::WholeText::kNotWhole: return not_whole();
+      case detail::WholeText::kOutOfRange: return out_of_range();
+      case detail::WholeText::kOk: break;
+    }
+  } else {
+    return not_whole();
   }
-  return false;
+  if (v < kLo || v > kHi) return out_of_range();
+  *out = static_cast<T>(v);
+  return true;
 }
 
 bool ParseQueuePolicy(const std::string& text, QueuePolicy* out) {
@@ -69,8 +150,7 @@ bool ParseQueuePolicy(const std::string& text, QueuePolicy* out) {
   return true;
 }
 
-// A custom_params value as text: strings as they are, numbers and booleans spelled out, arrays of
-// scalars joined by '\n'.
+// A scalar as text: strings as they are, numbers and booleans spelled out.
 bool ScalarText(const Json& value, std::string* out) {
   if (value.is_string()) *out = value.get<std::string>();
   else if (value.is_boolean()) *out = value.get<bool>() ? "true" : "false";
@@ -81,73 +161,158 @@ bool ScalarText(const Json& value, std::string* out) {
   return true;
 }
 
-std::string ParamText(const Json& value, bool* ok) {
+// A custom_params value: a scalar, or an array of scalars as a list (its items never split).
+bool ReadParamValue(const Json& value, ParamValue* out) {
   std::string text;
-  *ok = true;
-  if (ScalarText(value, &text)) return text;
-  if (value.is_array()) {
-    std::vector<std::string> items;
-    for (const auto& item : value) {
-      std::string one;
-      if (!ScalarText(item, &one)) {
-        *ok = false;
-        return {};
-      }
-      items.push_back(std::move(one));
-    }
-    return vstream::Join(items, "\n");
+  if (ScalarText(value, &text)) {
+    *out = ParamValue(std::move(text));
+    return true;
   }
-  *ok = false;
-  return {};
+  if (!value.is_array()) return false;
+  std::vector<std::string> items;
+  for (const auto& item : value) {
+    if (!ScalarText(item, &text)) return false;
+    items.push_back(std::move(text));
+  }
+  *out = ParamValue::List(std::move(items));
+  return true;
 }
 
 std::string JsonTypeName(const Json& value) { return value.type_name(); }
 
-// Parses JSON text with comments; fills `errors` with a line:column message, or with every
-// duplicated key (nlohmann would silently keep the last one).
-bool ParseJson(const std::string& text, const std::string& origin, Json* out, std::vector<std::string>* errors) {
-  std::vector<std::set<std::string>> keys;   // one set per open object
-  std::vector<std::string> path;             // keys leading to the current position
-  std::vector<bool> opened_by_key;           // whether each open container was a key's value
-  std::string pending_key;
-  bool has_pending_key = false;
-  std::vector<std::string> duplicates;
-  auto callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        opened_by_key.push_back(has_pending_key);
-        if (has_pending_key) path.push_back(pending_key);
-        has_pending_key = false;
-        if (event == Json::parse_event_t::object_start) keys.emplace_back();
-        else keys.emplace_back();  // arrays have no keys, but keep the stack balanced
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        keys.pop_back();
-        if (!opened_by_key.empty()) {
-          if (opened_by_key.back() && !path.empty()) path.pop_back();
-          opened_by_key.pop_back();
-        }
-        break;
-      case Json::parse_event_t::key: {
-        pending_key = parsed.get<std::string>();
-        has_pending_key = true;
-        if (!keys.empty() && !keys.back().insert(pending_key).second) {
-          const std::string where = path.empty() ? "at the top level" : "in " + Quoted(vstream::Join(path, "."));
-          duplicates.push_back(origin + ": key " + Quoted(pending_key) + " appears twice " + where +
-                               (path.empty() ? " (module names must be unique)" : ""));
-        }
-        break;
+// "line:column" of the first object or array in `text` that opens deeper than `max_depth` (strings
+// and comments skipped), or "" when there is none.
+std::string DeepPosition(const std::string& text, int max_depth) {
+  int depth = 0;
+  size_t line = 1;
+  size_t column = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    ++column;
+    if (c == '\n') {
+      ++line;
+      column = 0;
+    } else if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i, ++column) {
+        if (text[i] == '\\') ++i, ++column;
       }
-      case Json::parse_event_t::value:
-        has_pending_key = false;
-        break;
+      ++column;
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+      for (i += 2; i + 1 < text.size() && !(text[i] == '*' && text[i + 1] == '/'); ++i) {
+        ++column;
+        if (text[i] == '\n') ++line, column = 0;
+      }
+      ++i;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return std::to_string(line) + ":" + std::to_string(column);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return {};
+}
+
+// Builds the JSON value (nlohmann's own DOM builder does the work) and checks it on the way: stops
+// at the depth limit before anything deeper is built, notes every duplicated key (nlohmann would
+// silently keep the last one) and the top-level keys in file order. A SAX handler rather than
+// nlohmann's parse callback, whose parser rescans an object's members at the end of each one: a
+// config of many modules would parse in quadratic time.
+class ConfigSax {
+ public:
+  ConfigSax(Json* out, const std::string& origin, int max_depth, std::vector<std::string>* top_keys)
+      : dom_(*out), origin_(origin), max_depth_(max_depth), top_keys_(top_keys) {}
+
+  bool too_deep() const { return too_deep_; }
+  const std::vector<std::string>& duplicates() const { return duplicates_; }
+
+  bool null() { return Value(dom_.null()); }
+  bool boolean(bool v) { return Value(dom_.boolean(v)); }
+  bool number_integer(Json::number_integer_t v) { return Value(dom_.number_integer(v)); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Value(dom_.number_unsigned(v)); }
+  bool number_float(Json::number_float_t v, const Json::string_t& text) { return Value(dom_.number_float(v, text)); }
+  bool string(Json::string_t& v) { return Value(dom_.string(v)); }
+  bool binary(Json::binary_t& v) { return Value(dom_.binary(v)); }
+  bool start_object(std::size_t elements) { return Open(true) && dom_.start_object(elements); }
+  bool start_array(std::size_t elements) { return Open(false) && dom_.start_array(elements); }
+  bool end_object() { return Close() && dom_.end_object(); }
+  bool end_array() { return Close() && dom_.end_array(); }
+  bool key(Json::string_t& name) {
+    pending_key_ = name;
+    has_pending_key_ = true;
+    if (open_.size() == 1) top_keys_->push_back(name);
+    if (!open_.empty() && !open_.back().keys.insert(name).second) {
+      const std::string where =
+          path_.empty() ? "at the top level" : "in " + Quoted(detail::Clip(vstream::Join(path_, ".")));
+      duplicates_.push_back(origin_ + ": key " + Quoted(detail::Clip(name)) + " appears twice " + where +
+                            (path_.empty() ? " (module names must be unique)" : ""));
+    }
+    return dom_.key(name);
+  }
+  template <typename Exception>
+  bool parse_error(std::size_t position, const std::string& last_token, const Exception& e) {
+    return dom_.parse_error(position, last_token, e);  // throws e (a Json::parse_error)
+  }
+
+ private:
+  struct Container {
+    bool opened_by_key = false;   // the value of a key (its name is on path_)
+    std::set<std::string> keys;  // an object's keys so far
+  };
+
+  bool Value(bool ok) {
+    has_pending_key_ = false;
+    return ok;
+  }
+  bool Open(bool /*object*/) {
+    if (static_cast<int>(open_.size()) >= max_depth_) {  // this one would be one level too many
+      too_deep_ = true;
+      return false;
+    }
+    open_.push_back({has_pending_key_, {}});
+    if (has_pending_key_) path_.push_back(pending_key_);
+    has_pending_key_ = false;
+    return true;
+  }
+  bool Close() {
+    if (!open_.empty()) {
+      if (open_.back().opened_by_key && !path_.empty()) path_.pop_back();
+      open_.pop_back();
     }
     return true;
-  };
+  }
+
+  nlohmann::detail::json_sax_dom_parser<Json> dom_;
+  const std::string& origin_;
+  const int max_depth_;
+  std::vector<std::string>* top_keys_;
+  std::vector<Container> open_;    // the objects and arrays open around the current position
+  std::vector<std::string> path_;  // keys leading to the current position
+  std::string pending_key_;
+  bool has_pending_key_ = false;
+  bool too_deep_ = false;
+  std::vector<std::string> duplicates_;
+};
+
+// Parses JSON text with comments; fills `errors` with a line:column message, or with every
+// duplicated key. Objects and arrays may nest `max_depth` deep at most. `top_keys` gets the keys of
+// the top-level object in file order.
+bool ParseJson(const std::string& text, const std::string& origin, int max_depth, Json* out,
+               std::vector<std::string>* top_keys, std::vector<std::string>* errors) {
+  ConfigSax sax(out, origin, max_depth, top_keys);
   try {
-    *out = Json::parse(text, callback, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    if (!Json::sax_parse(text, &sax, nlohmann::detail::input_format_t::json, /*strict=*/true,
+                         /*ignore_comments=*/true)) {
+      if (sax.too_deep()) {
+        const std::string at = DeepPosition(text, max_depth);
+        errors->push_back(origin + (at.empty() ? "" : ":" + at) + ": JSON objects and arrays nest deeper than " +
+                          std::to_string(max_depth) + " levels, the limit (ConfigLimits::max_json_depth)");
+      } else {
+        errors->push_back(origin + ": malformed JSON");
+      }
+      return false;
+    }
   } catch (const Json::parse_error& e) {
     // Recompute line and column from the byte offset: they are what an editor shows.
     size_t line = 1;
@@ -167,8 +332,8 @@ bool ParseJson(const std::string& text, const std::string& origin, Json* out, st
     errors->push_back(origin + ":" + std::to_string(line) + ":" + std::to_string(column) + ": malformed JSON: " + what);
     return false;
   }
-  if (!duplicates.empty()) {
-    errors->insert(errors->end(), duplicates.begin(), duplicates.end());
+  if (!sax.duplicates().empty()) {
+    errors->insert(errors->end(), sax.duplicates().begin(), sax.duplicates().end());
     return false;
   }
   return true;
@@ -187,14 +352,10 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
     if (key == "class_name") {
       if (value.is_string()) out->class_name = value.get<std::string>();
       else errors->push_back(prefix + "'class_name' must be a string, got " + JsonTypeName(value));
-    } else if (key == "parallelism") {
-      if (!ReadInt(value, &out->parallelism)) {
-        errors->push_back(prefix + "'parallelism' must be a whole number (or a string holding one), got " + value.dump());
-      }
-    } else if (key == "max_input_queue_size") {
-      if (!ReadInt(value, &out->max_input_queue_size)) {
-        errors->push_back(prefix + "'max_input_queue_size' must be a whole number (or a string holding one), got " +
-                          value.dump());
+    } else if (key == "parallelism" || key == "max_input_queue_size") {
+      std::string error;
+      if (!ReadWhole(value, key, key == "parallelism" ? &out->parallelism : &out->max_input_queue_size, &error)) {
+        errors->push_back(prefix + error);
       }
     } else if (key == "next_modules") {
       bool ok = value.is_array();
@@ -207,33 +368,32 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
           out->next_modules.push_back(item.get<std::string>());
         }
       }
-      if (!ok) errors->push_back(prefix + "'next_modules' must be an array of module names, got " + value.dump());
+      if (!ok) errors->push_back(prefix + "'next_modules' must be an array of module names, got " + Shown(value));
     } else if (key == "custom_params") {
       if (!value.is_object()) {
         errors->push_back(prefix + "'custom_params' must be an object, got " + JsonTypeName(value));
         continue;
       }
       for (const auto& [param, param_value] : value.items()) {
-        bool ok = false;
-        std::string text = ParamText(param_value, &ok);
-        if (!ok) {
-          errors->push_back(prefix + "custom_params." + param +
-                            " must be a string, number, boolean or array of those, got " + param_value.dump());
+        ParamValue read;
+        if (!ReadParamValue(param_value, &read)) {
+          errors->push_back(prefix + "custom_params." + detail::Clip(param) +
+                            " must be a string, number, boolean or array of those, got " + Shown(param_value));
           continue;
         }
-        out->params[param] = std::move(text);
+        out->params[param] = std::move(read);
       }
     } else if (key == "queue_policy") {
       if (!value.is_string() || !ParseQueuePolicy(value.get<std::string>(), &out->queue_policy)) {
         errors->push_back(prefix + "'queue_policy' must be \"block\", \"drop_oldest\" or \"drop_newest\", got " +
-                          value.dump());
+                          Shown(value));
       }
     } else if (key == "skip_if") {
       if (value.is_string()) out->skip_if = value.get<std::string>();
-      else errors->push_back(prefix + "'skip_if' must be a string, got " + value.dump());
+      else errors->push_back(prefix + "'skip_if' must be a string, got " + Shown(value));
     } else {
       std::vector<std::string> known(std::begin(kModuleKeys), std::end(kModuleKeys));
-      std::string message = prefix + "unknown key " + Quoted(key);
+      std::string message = prefix + "unknown key " + Quoted(detail::Clip(key));
       const std::string guess = vstream::ClosestMatch(key, known);
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors->push_back(message + "; module keys are: " + vstream::Join(known, ", ") +
@@ -254,19 +414,20 @@ void ReadProfiler(const Json& body, ProfilerConfig* out, std::vector<std::string
     if (key == "enable_profiling" || key == "enable_tracing") {
       auto flag = scalar ? ParseBool(text) : std::nullopt;
       if (!flag) {
-        errors->push_back(prefix + Quoted(key) + " must be true or false, got " + value.dump());
+        errors->push_back(prefix + Quoted(key) + " must be true or false, got " + Shown(value));
         continue;
       }
       (key == "enable_profiling" ? out->enable_profiling : out->enable_tracing) = *flag;
     } else if (key == "trace_event_capacity") {
-      int capacity = 0;
-      if (!ReadInt(value, &capacity) || capacity < 1) {
-        errors->push_back(prefix + "'trace_event_capacity' must be a whole number >= 1, got " + value.dump());
+      int64_t capacity = 0;
+      std::string error;
+      if (!ReadWhole(value, key, &capacity, &error) || capacity < 1) {
+        errors->push_back(prefix + "'trace_event_capacity' must be a whole number >= 1, got " + Shown(value));
         continue;
       }
       out->trace_event_capacity = capacity;
     } else {
-      errors->push_back(prefix + "unknown key " + Quoted(key) +
+      errors->push_back(prefix + "unknown key " + Quoted(detail::Clip(key)) +
                         "; known keys: enable_profiling, enable_tracing, trace_event_capacity");
     }
   }
@@ -304,29 +465,51 @@ std::vector<std::string> ExpandSubgraph(const std::string& name, const Json& bod
         else context->errors.push_back(prefix + "'next_modules' must be an array of module names");
       }
     } else {
-      context->errors.push_back(prefix + "unknown key " + Quoted(key) + "; a subgraph takes config_path and next_modules");
+      context->errors.push_back(prefix + "unknown key " + Quoted(detail::Clip(key)) +
+                                "; a subgraph takes config_path and next_modules");
     }
   }
   std::filesystem::path path = body["config_path"].get<std::string>();
   if (path.is_relative()) path = base_dir / path;
   path = path.lexically_normal();
-  for (const auto& open : context->include_stack) {
-    if (std::filesystem::weakly_canonical(open) == std::filesystem::weakly_canonical(path)) {
+  std::error_code ec;
+  std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+  if (ec) canonical = path;
+  for (const auto& open : context->include_chain) {
+    if (open.canonical == canonical) {
       context->errors.push_back(prefix + "config_path " + Quoted(path.string()) +
-                                " includes itself (directly or through other subgraphs)");
+                                " includes itself (directly or through other subgraphs): " + context->Chain() +
+                                " -> " + path.string());
       return {};
     }
   }
-  std::string text;
-  if (!ReadFile(path, &text)) {
-    context->errors.push_back(prefix + "cannot read config_path " + Quoted(path.string()) +
-                              " (relative paths are resolved against the including file's folder)");
+  const int depth = static_cast<int>(context->include_chain.size());  // subgraph levels with this one
+  if (depth > context->limits.max_include_depth) {
+    context->errors.push_back(prefix + "config_path " + Quoted(path.string()) + " would nest subgraphs " +
+                              std::to_string(depth) + " deep, deeper than " +
+                              std::to_string(context->limits.max_include_depth) +
+                              ", the limit (ConfigLimits::max_include_depth): " + context->Chain() + " -> " +
+                              path.string());
+    context->stopped = true;
     return {};
   }
+  if (!context->Count()) return {};
+  // A file included many times (one subgraph used twice, in each of several others) is read once.
+  auto cached = context->file_texts.find(canonical.string());
+  if (cached == context->file_texts.end()) {
+    std::string text;
+    if (!ReadFile(path, &text)) {
+      context->errors.push_back(prefix + "cannot read config_path " + Quoted(path.string()) +
+                                " (relative paths are resolved against the including file's folder)");
+      return {};
+    }
+    cached = context->file_texts.emplace(canonical.string(), std::move(text)).first;
+  }
   GraphConfig sub;
-  context->include_stack.push_back(path);
-  ParseGraph(text, path.parent_path(), path.string(), &sub, context);
-  context->include_stack.pop_back();
+  context->include_chain.push_back({path.string(), canonical});
+  ParseGraph(cached->second, path.parent_path(), path.string(), &sub, context);
+  context->include_chain.pop_back();
+  if (context->stopped) return {};
 
   std::set<std::string> has_parent;
   for (const auto& module : sub.modules) {
@@ -348,14 +531,17 @@ std::vector<std::string> ExpandSubgraph(const std::string& name, const Json& bod
 void ParseGraph(const std::string& text, const std::filesystem::path& base_dir, const std::string& origin,
                 GraphConfig* out, ParseContext* context) {
   Json root;
-  if (!ParseJson(text, origin, &root, &context->errors)) return;
+  std::vector<std::string> keys;  // in file order
+  if (!ParseJson(text, origin, context->limits.max_json_depth, &root, &keys, &context->errors)) return;
   if (!root.is_object()) {
     context->errors.push_back(origin + ": the top level must be a JSON object of modules, got " + JsonTypeName(root));
     return;
   }
   out->origin = origin;
   std::map<std::string, std::vector<std::string>> entries;  // subgraph name -> its entry modules
-  for (const auto& [key, value] : root.items()) {
+  for (const std::string& key : keys) {
+    if (context->stopped) return;
+    const Json& value = root[key];
     if (key == "profiler_config") {
       ReadProfiler(value, &out->profiler, &context->errors);
     } else if (key.rfind(kSubgraphPrefix, 0) == 0) {
@@ -366,11 +552,13 @@ void ParseGraph(const std::string& text, const std::filesystem::path& base_dir, 
       }
       entries[name] = ExpandSubgraph(name, value, base_dir, out, context);
     } else {
+      if (!context->Count()) return;
       ModuleConfig module;
       ReadModule(key, value, base_dir, &module, &context->errors);
       out->modules.push_back(std::move(module));
     }
   }
+  if (context->stopped) return;
   // Connect "subgraph:NAME" references to the entry modules of that subgraph.
   for (auto& module : out->modules) {
     std::vector<std::string> next;
@@ -393,6 +581,7 @@ void ParseGraph(const std::string& text, const std::filesystem::path& base_dir, 
 }
 
 Status Finish(ParseContext& context, GraphConfig* parsed, GraphConfig* out) {
+  detail::CapProblems(&context.errors, kMaxErrorLines);
   if (!context.errors.empty()) {
     return {StatusCode::kInvalidConfig, "invalid pipeline config:\n  " + vstream::Join(context.errors, "\n  ")};
   }
@@ -403,8 +592,10 @@ Status Finish(ParseContext& context, GraphConfig* parsed, GraphConfig* out) {
 }  // namespace
 
 Status GraphConfig::FromString(const std::string& json, const std::filesystem::path& base_dir, GraphConfig* out,
-                               const std::string& origin) {
+                               const std::string& origin, const ConfigLimits& limits) {
   ParseContext context;
+  context.limits = limits;
+  context.include_chain.push_back({origin, {}});
   GraphConfig parsed;
   std::filesystem::path base = base_dir.empty() ? std::filesystem::current_path() : std::filesystem::absolute(base_dir);
   ParseGraph(json, base, origin, &parsed, &context);
@@ -412,15 +603,18 @@ Status GraphConfig::FromString(const std::string& json, const std::filesystem::p
   return Finish(context, &parsed, out);
 }
 
-Status GraphConfig::FromFile(const std::filesystem::path& path, GraphConfig* out) {
+Status GraphConfig::FromFile(const std::filesystem::path& path, GraphConfig* out, const ConfigLimits& limits) {
   std::string text;
   if (!ReadFile(path, &text)) {
     return {StatusCode::kNotFound, "cannot read config file '" + path.string() + "': " +
                                        (std::filesystem::exists(path) ? "permission denied or not a file" : "no such file")};
   }
   ParseContext context;
+  context.limits = limits;
   const std::filesystem::path absolute = std::filesystem::absolute(path).lexically_normal();
-  context.include_stack.push_back(absolute);
+  std::error_code ec;
+  std::filesystem::path canonical = std::filesystem::weakly_canonical(absolute, ec);
+  context.include_chain.push_back({path.string(), ec ? absolute : canonical});
   GraphConfig parsed;
   ParseGraph(text, absolute.parent_path(), path.string(), &parsed, &context);
   parsed.origin = path.string();
@@ -449,9 +643,11 @@ Status GraphConfig::Set(const std::string& assignment) {
   }
   const std::string prefix = "override '" + assignment + "': ";
   if (key == "parallelism" || key == "max_input_queue_size") {
-    int parsed = 0;
-    if (!ReadInt(Json(value), &parsed)) return {StatusCode::kInvalidArgument, prefix + key + " must be a whole number"};
-    (key == "parallelism" ? module->parallelism : module->max_input_queue_size) = parsed;
+    std::string error;
+    if (!ReadWhole(Json(value), key, key == "parallelism" ? &module->parallelism : &module->max_input_queue_size,
+                   &error)) {
+      return {StatusCode::kInvalidArgument, prefix + error};
+    }
   } else if (key == "queue_policy") {
     if (!ParseQueuePolicy(value, &module->queue_policy)) {
       return {StatusCode::kInvalidArgument, prefix + "queue_policy must be block, drop_oldest or drop_newest"};
@@ -494,7 +690,7 @@ std::string GraphConfig::ToDot() const {
   std::ostringstream dot;
   dot << "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n";
   for (const auto& module : modules) {
-    const auto* entry = registry.Resolve(module.class_name, module.params);
+    const auto* entry = registry.Resolve(module.class_name, module.params.Texts());
     const bool source = entry != nullptr && entry->is_source;
     dot << "  \"" << escape(module.name) << "\" [label=\"" << escape(module.name) << "\\n"
         << escape(std::string(ModuleRegistry::Canonical(module.class_name)));

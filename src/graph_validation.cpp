@@ -1,10 +1,10 @@
 #include "graph_validation.hpp"
 
 #include <algorithm>
-#include <functional>
-#include <map>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "config_text.hpp"
 #include "vstream/text.hpp"
 
 namespace vstream::detail {
@@ -14,32 +14,50 @@ constexpr int kMaxQueueSize = 1000000;
 
 std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
-// Finds a cycle with a depth-first search; returns it as "a -> b -> a", or "".
+constexpr size_t kMaxErrorLines = 100;   // problems one validation reports at most
+constexpr size_t kMaxListedModules = 30;  // a message lists the config's modules up to this many
+constexpr size_t kMaxSuggestions = 1000;  // "did you mean" is looked for among this many modules at most
+
+// Finds a cycle with a depth-first search that keeps its own stack (a chain of any length fits);
+// returns it as "a -> b -> a" (a long one clipped), or "". Linear in modules + edges.
 std::string FindCycle(const std::vector<ValidatedModule>& modules) {
   enum Mark { kWhite, kGrey, kBlack };
   std::vector<Mark> mark(modules.size(), kWhite);
-  std::vector<size_t> path;
-  std::string cycle;
-  std::function<bool(size_t)> visit = [&](size_t v) {
-    mark[v] = kGrey;
-    path.push_back(v);
-    for (size_t child : modules[v].children) {
-      if (mark[child] == kGrey) {
-        auto start = std::find(path.begin(), path.end(), child);
-        std::vector<std::string> names;
-        for (auto it = start; it != path.end(); ++it) names.push_back(modules[*it].config->name);
-        names.push_back(modules[child].config->name);
-        cycle = Join(names, " -> ");
-        return true;
-      }
-      if (mark[child] == kWhite && visit(child)) return true;
-    }
-    path.pop_back();
-    mark[v] = kBlack;
-    return false;
+  struct Visit {
+    size_t module;
+    size_t next_child;
   };
-  for (size_t v = 0; v < modules.size(); ++v) {
-    if (mark[v] == kWhite && visit(v)) return cycle;
+  std::vector<Visit> path;  // the grey modules, in order
+  for (size_t root = 0; root < modules.size(); ++root) {
+    if (mark[root] != kWhite) continue;
+    mark[root] = kGrey;
+    path.push_back({root, 0});
+    while (!path.empty()) {
+      Visit& top = path.back();
+      const auto& children = modules[top.module].children;
+      if (top.next_child == children.size()) {
+        mark[top.module] = kBlack;
+        path.pop_back();
+        continue;
+      }
+      const size_t child = children[top.next_child++];
+      if (mark[child] == kWhite) {
+        mark[child] = kGrey;
+        path.push_back({child, 0});
+      } else if (mark[child] == kGrey) {
+        auto start = std::find_if(path.begin(), path.end(), [&](const Visit& v) { return v.module == child; });
+        std::vector<std::string> names;
+        const size_t length = static_cast<size_t>(path.end() - start);
+        for (auto it = start; it != path.end(); ++it) {
+          const size_t at = static_cast<size_t>(it - start);
+          if (length > 12 && at == 6) names.push_back("... (" + std::to_string(length - 9) + " more)");
+          if (length > 12 && at >= 6 && at < length - 3) continue;
+          names.push_back(modules[it->module].config->name);
+        }
+        names.push_back(modules[child].config->name);
+        return Join(names, " -> ");
+      }
+    }
   }
   return {};
 }
@@ -49,7 +67,8 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
   std::vector<std::string> errors;
   const ModuleRegistry& registry = ModuleRegistry::Instance();
   ValidatedGraph graph;
-  std::map<std::string, size_t> index;
+  std::unordered_map<std::string, size_t> index;
+  index.reserve(config.modules.size());
 
   if (config.modules.empty()) {
     return {StatusCode::kInvalidConfig, config.origin + ": the config defines no modules"};
@@ -76,13 +95,14 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
     if (mc.class_name.empty()) {
       errors.push_back(prefix + "'class_name' is missing (known classes: " + Join(registry.ClassNames(), ", ") + ")");
     } else if ((named = registry.Find(mc.class_name)) == nullptr) {
-      std::string message = prefix + "unknown class_name " + Quoted(mc.class_name);
+      std::string message = prefix + "unknown class_name " + Quoted(detail::Clip(mc.class_name));
       const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
-    } else if ((module.entry = registry.Resolve(mc.class_name, mc.params)) == nullptr) {
-      errors.push_back(prefix + "class_name " + Quoted(mc.class_name) + " names a choice of classes whose choice " +
-                       Quoted(named->choose(mc.params)) + " is not registered");
+    } else if ((module.entry = registry.Resolve(mc.class_name, mc.params.Texts())) == nullptr) {
+      errors.push_back(prefix + "class_name " + Quoted(detail::Clip(mc.class_name)) +
+                       " names a choice of classes whose choice " + Quoted(named->choose(mc.params.Texts())) +
+                       " is not registered");
     } else {
       module.is_source = module.entry->is_source;
       any_source |= module.is_source;
@@ -114,9 +134,10 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
   }
 
   // Edges.
+  std::vector<std::string> names;  // every module's name, made when a message needs it
   for (size_t v = 0; v < graph.modules.size(); ++v) {
     const ModuleConfig& mc = *graph.modules[v].config;
-    std::set<std::string> seen;
+    std::unordered_set<std::string> seen;
     for (const auto& target : mc.next_modules) {
       const std::string prefix = "module " + Quoted(mc.name) + ": ";
       if (!seen.insert(target).second) {
@@ -125,12 +146,24 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       }
       auto it = index.find(target);
       if (it == index.end()) {
-        std::vector<std::string> names;
-        for (const auto& m : config.modules) names.push_back(m.name);
-        std::string message = prefix + "next_modules names " + Quoted(target) + ", which is not a module in this config";
-        const std::string guess = ClosestMatch(target, names);
-        if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
-        errors.push_back(message + "; modules: " + Join(names, ", "));
+        std::string message =
+            prefix + "next_modules names " + Quoted(detail::Clip(target)) + ", which is not a module in this config";
+        // Suggestions cost a scan of every name: only for the first problems of a config of modest size.
+        if (config.modules.size() <= kMaxSuggestions && errors.size() < kMaxErrorLines) {
+          if (names.empty()) {
+            for (const auto& m : config.modules) names.push_back(m.name);
+          }
+          const std::string guess = ClosestMatch(target, names);
+          if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
+        }
+        if (config.modules.size() <= kMaxListedModules) {
+          std::vector<std::string> listed;
+          for (const auto& m : config.modules) listed.push_back(m.name);
+          message += "; modules: " + Join(listed, ", ");
+        } else {
+          message += " (it has " + std::to_string(config.modules.size()) + " modules)";
+        }
+        errors.push_back(message);
         continue;
       }
       const size_t child = it->second;
@@ -171,6 +204,7 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
   }
 
   if (!errors.empty()) {
+    detail::CapProblems(&errors, kMaxErrorLines);
     return {StatusCode::kInvalidConfig, config.origin + ": invalid pipeline config:\n  " + Join(errors, "\n  ")};
   }
 

@@ -57,12 +57,12 @@ class ModuleRunner::Context final : public ModuleContext {
   bool stopping_ = false;  // guarded by runner_->mutex_
 };
 
-ModuleRunner::ModuleRunner(std::string class_name, std::map<std::string, std::string> custom_params,
+ModuleRunner::ModuleRunner(std::string class_name, ParamValues custom_params,
                            ModuleRunnerOptions options)
     : custom_params_(std::move(custom_params)), options_(std::move(options)) {
   const ModuleRegistry& registry = ModuleRegistry::Instance();
   const ModuleRegistry::Entry* named = registry.Find(class_name);
-  const ModuleRegistry::Entry* entry = registry.Resolve(class_name, custom_params_);
+  const ModuleRegistry::Entry* entry = registry.Resolve(class_name, custom_params_.Texts());
   if (named == nullptr || entry == nullptr) {
     construction_ = registry.Unknown(class_name);
     return;
@@ -72,7 +72,7 @@ ModuleRunner::ModuleRunner(std::string class_name, std::map<std::string, std::st
   if (module_ == nullptr) construction_ = {StatusCode::kRuntimeError, "the factory of '" + class_name + "' returned nothing"};
 }
 
-ModuleRunner::ModuleRunner(std::unique_ptr<Module> module, std::map<std::string, std::string> custom_params,
+ModuleRunner::ModuleRunner(std::unique_ptr<Module> module, ParamValues custom_params,
                            ModuleDescription description, ModuleRunnerOptions options)
     : module_(std::move(module)),
       custom_params_(std::move(custom_params)),

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "config_text.hpp"
 #include "vstream/log.hpp"
 #include "vstream/text.hpp"
 
@@ -60,21 +61,11 @@ std::optional<bool> ParseBool(const std::string& text) {
 
 namespace {
 
+constexpr size_t kMaxProblems = 20;  // lines one module's parameters add to an error at most
+
 std::optional<int64_t> ParseInt(const std::string& text) {
-  const std::string v = vstream::Trim(text);
-  if (v.empty()) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  const long long value = std::strtoll(v.c_str(), &end, 10);
-  if (errno != 0 || end != v.c_str() + v.size()) {
-    // Accept integral floating-point spellings such as "40.0" or 4e1.
-    char* dend = nullptr;
-    const double d = std::strtod(v.c_str(), &dend);
-    if (dend == v.c_str() + v.size() && std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
-      return static_cast<int64_t>(d);
-    }
-    return std::nullopt;
-  }
+  int64_t value = 0;
+  if (detail::ParseWhole(vstream::Trim(text), &value) != detail::WholeText::kOk) return std::nullopt;
   return value;
 }
 
@@ -97,13 +88,45 @@ std::string RangeText(const ParamSpec& spec) {
   return "at most " + vstream::FormatNumber(spec.max);
 }
 
+// The range a whole-number parameter accepts, the spec's range within int64_t's.
+std::string WholeRangeText(const ParamSpec& spec) {
+  const std::string lo = std::isfinite(spec.min) && spec.min > -9.2e18 ? vstream::FormatNumber(spec.min)
+                                                                       : std::to_string(INT64_MIN);
+  const std::string hi = std::isfinite(spec.max) && spec.max < 9.2e18 ? vstream::FormatNumber(spec.max)
+                                                                      : std::to_string(INT64_MAX);
+  return "between " + lo + " and " + hi;
+}
+
 bool IsUri(const std::string& value) { return value.find("://") != std::string::npos; }
+
+// The items of a list parameter given as text: split at commas (and line breaks), trimmed, empty
+// ones dropped.
+std::vector<std::string> SplitItems(const std::string& text) {
+  std::vector<std::string> items;
+  for (auto& line : vstream::Split(text, '\n')) {
+    for (auto& item : vstream::Split(line, ',')) {
+      std::string trimmed = vstream::Trim(item);
+      if (!trimmed.empty()) items.push_back(std::move(trimmed));
+    }
+  }
+  return items;
+}
+
+// The items of a list parameter given as a list: each kept whole (trimmed; empty ones dropped).
+std::vector<std::string> CleanItems(const std::vector<std::string>& given) {
+  std::vector<std::string> items;
+  for (const auto& item : given) {
+    std::string trimmed = vstream::Trim(item);
+    if (!trimmed.empty()) items.push_back(std::move(trimmed));
+  }
+  return items;
+}
 
 // Checks one value against its spec; returns the normalized text or sets `error`.
 std::string Normalize(const ParamSpec& spec, const std::string& value, const std::filesystem::path& base_dir,
                       std::string* error) {
   auto fail = [&](const std::string& expected) {
-    *error = "parameter '" + spec.name + "' must be " + expected + ", got '" + value + "'";
+    *error = "parameter '" + spec.name + "' must be " + expected + ", got '" + detail::Clip(value) + "'";
     return std::string();
   };
   switch (spec.type) {
@@ -111,10 +134,14 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
     case ParamType::kList:
       return value;
     case ParamType::kInt: {
-      auto v = ParseInt(value);
-      if (!v) return fail("a whole number");
-      if (static_cast<double>(*v) < spec.min || static_cast<double>(*v) > spec.max) return fail(RangeText(spec));
-      return std::to_string(*v);
+      int64_t v = 0;
+      switch (detail::ParseWhole(vstream::Trim(value), &v)) {
+        case detail::WholeText::kNotWhole: return fail("a whole number");
+        case detail::WholeText::kOutOfRange: return fail("a whole number " + WholeRangeText(spec));
+        case detail::WholeText::kOk: break;
+      }
+      if (static_cast<double>(v) < spec.min || static_cast<double>(v) > spec.max) return fail(RangeText(spec));
+      return std::to_string(v);
     }
     case ParamType::kDouble: {
       auto v = ParseDouble(value);
@@ -166,8 +193,17 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
 
 }  // namespace
 
-Status ModuleParams::Validate(const std::string& module, const std::vector<ParamSpec>& specs,
-                              const std::map<std::string, std::string>& raw,
+ParamValues::ParamValues(const std::map<std::string, std::string>& texts) {
+  for (const auto& [key, text] : texts) emplace_hint(end(), key, ParamValue(text));
+}
+
+std::map<std::string, std::string> ParamValues::Texts() const {
+  std::map<std::string, std::string> texts;
+  for (const auto& [key, value] : *this) texts.emplace_hint(texts.end(), key, value.text());
+  return texts;
+}
+
+Status ModuleParams::Validate(const std::string& module, const std::vector<ParamSpec>& specs, const ParamValues& raw,
                               const std::filesystem::path& base_dir, ModuleParams* out) {
   std::vector<std::string> errors;
   const std::string prefix = "module '" + module + "': ";
@@ -177,7 +213,7 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
   for (const auto& [key, value] : raw) {
     (void)value;
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
-    std::string message = prefix + "unknown parameter '" + key + "'";
+    std::string message = prefix + "unknown parameter '" + detail::Clip(key) + "'";
     const std::string guess = vstream::ClosestMatch(key, names);
     if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
     message += names.empty() ? "; this module takes no custom_params"
@@ -194,16 +230,33 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     if (it == raw.end()) {
       if (spec.required) {
         errors.push_back(prefix + "parameter '" + spec.name + "' is required (" + spec.description + ")");
+      } else if (spec.type == ParamType::kList) {
+        params.lists_[spec.name] = SplitItems(spec.default_value);  // an unset list reads as empty
+        params.values_[spec.name] = vstream::Join(params.lists_[spec.name], ", ");
       } else if (!spec.default_value.empty()) {
         std::string ignored;
         params.values_[spec.name] = Normalize(spec, spec.default_value, base_dir, &ignored);
-      } else if (spec.type == ParamType::kString || spec.type == ParamType::kList) {
-        params.values_[spec.name] = "";  // an unset string or list reads as empty
+      } else if (spec.type == ParamType::kString) {
+        params.values_[spec.name] = "";  // an unset string reads as empty
       }
       continue;
     }
+    const ParamValue& value = it->second;
+    if (spec.type == ParamType::kList) {
+      // A list keeps its items whole; text is the comma-separated form.
+      std::vector<std::string> items = value.is_list() ? CleanItems(value.items()) : SplitItems(value.text());
+      params.values_[spec.name] = vstream::Join(items, ", ");
+      params.lists_[spec.name] = std::move(items);
+      continue;
+    }
+    if (value.is_list()) {
+      errors.push_back(prefix + "parameter '" + spec.name + "' takes one value (" +
+                       std::string(ParamTypeName(spec.type)) + "), got a list of " +
+                       std::to_string(value.items().size()) + ": [" + detail::Clip(value.text()) + "]");
+      continue;
+    }
     std::string error;
-    std::string normalized = Normalize(spec, it->second, base_dir, &error);
+    std::string normalized = Normalize(spec, value.text(), base_dir, &error);
     if (!error.empty()) {
       errors.push_back(prefix + error);
       continue;
@@ -211,6 +264,7 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     params.values_[spec.name] = std::move(normalized);
   }
 
+  detail::CapProblems(&errors, kMaxProblems, prefix);
   if (!errors.empty()) return {StatusCode::kInvalidConfig, vstream::Join(errors, "\n")};
   if (out != nullptr) *out = std::move(params);
   return Status::Ok();
@@ -325,17 +379,10 @@ std::filesystem::path ModuleParams::GetPath(const std::string& key) const {
 }
 
 std::vector<std::string> ModuleParams::GetList(const std::string& key) const {
+  if (auto it = lists_.find(key); it != lists_.end()) return it->second;
+  // A parameter declared otherwise (a string) reads as its comma-separated items.
   const std::string* text = Find(key, "GetList");
-  if (text == nullptr) return {};
-  const std::string& raw = *text;
-  // Arrays arrive joined by '\n'; a plain string is a comma-separated list.
-  const char separator = raw.find('\n') != std::string::npos ? '\n' : ',';
-  std::vector<std::string> items;
-  for (auto& item : vstream::Split(raw, separator)) {
-    std::string trimmed = vstream::Trim(item);
-    if (!trimmed.empty()) items.push_back(std::move(trimmed));
-  }
-  return items;
+  return text != nullptr ? SplitItems(*text) : std::vector<std::string>();
 }
 
 }  // namespace vstream

@@ -1,9 +1,10 @@
 #include "vstream/skip_condition.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <optional>
 
-
+#include "config_text.hpp"
 #include "vstream/named_registry.hpp"
 #include "vstream/text.hpp"
 
@@ -40,11 +41,12 @@ Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
   if (colon != std::string::npos) {
     const std::string kind = spec.substr(0, colon);
     const std::string arg = vstream::Trim(spec.substr(colon + 1));
-    char* end = nullptr;
-    const long long n = std::strtoll(arg.c_str(), &end, 10);
-    const bool valid_n = !arg.empty() && end == arg.c_str() + arg.size() && n >= 1;
-    if ((kind == "every_nth" || kind == "except_every_nth") && !valid_n) {
-      return {StatusCode::kInvalidConfig, "skip_if '" + spec + "': N must be a whole number >= 1"};
+    int64_t n = 0;
+    const detail::WholeText read = detail::ParseWhole(arg, &n);
+    if ((kind == "every_nth" || kind == "except_every_nth") && (read != detail::WholeText::kOk || n < 1)) {
+      return {StatusCode::kInvalidConfig,
+              "skip_if '" + detail::Clip(spec) + "': N must be a whole number >= 1" +
+                  (read == detail::WholeText::kOutOfRange ? " and at most " + std::to_string(INT64_MAX) : "")};
     }
     if (kind == "every_nth") {
       *out = [n](const Frame& frame) { return frame.frame_index % n == n - 1; };

@@ -4,8 +4,10 @@
 // "max_input_queue_size", "custom_params", and optionally "queue_policy" and "skip_if". Comments
 // are allowed, numbers may be written as strings ("40"), "profiler_config" tunes measurement, and
 // "subgraph:NAME": {"config_path": "other.json"} inlines another file (its modules are named
-// "NAME/module"). Validate() checks the graph and every parameter before anything starts and
-// reports every problem at once, each naming the module, the key and the expected form.
+// "NAME/module"). Parsing stops with an error at the limits of ConfigLimits (JSON nesting, subgraph
+// nesting, modules after expansion). Validate() checks the graph and every parameter before
+// anything starts and reports every problem at once, each naming the module, the key and the
+// expected form.
 //
 //   vstream::GraphConfig config;
 //   vstream::Status s = vstream::GraphConfig::FromFile("face.json", &config);
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "vstream/export.hpp"
+#include "vstream/params.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream {
@@ -38,7 +41,7 @@ struct VSTREAM_EXPORT ModuleConfig {
   int parallelism = 1;             // worker threads (ignored for sources)
   int max_input_queue_size = 20;   // per worker
   std::vector<std::string> next_modules;
-  std::map<std::string, std::string> params;  // custom_params as text; arrays joined by '\n'
+  ParamValues params;              // custom_params: scalars as text, arrays as lists
   QueuePolicy queue_policy = QueuePolicy::kBlock;
   std::string skip_if;             // "", "no_objects", "every_nth:N", "except_every_nth:N", or registered
   std::filesystem::path base_dir;  // folder of the file that declared the module
@@ -50,14 +53,24 @@ struct VSTREAM_EXPORT ProfilerConfig {
   int64_t trace_event_capacity = 100000;
 };
 
+/// What parsing a config accepts at most; past a limit it stops with an error that names the limit
+/// (a config that nests or includes itself without end fails fast instead of exhausting memory or
+/// the stack).
+struct VSTREAM_EXPORT ConfigLimits {
+  int max_json_depth = 64;      // objects and arrays nested in one another, in any one file
+  int max_include_depth = 16;   // subgraph files nested in one another below the main config
+  int64_t max_modules = 10000;  // modules after subgraph expansion, each subgraph include counting as one
+};
+
 class VSTREAM_EXPORT GraphConfig {
  public:
   /// Reads and parses a JSON file (and the subgraphs it names). Relative paths in the file are
   /// resolved against its folder.
-  static Status FromFile(const std::filesystem::path& path, GraphConfig* out);
+  static Status FromFile(const std::filesystem::path& path, GraphConfig* out, const ConfigLimits& limits = {});
   /// Parses JSON text; relative paths resolve against `base_dir`. `origin` names the text in errors.
   static Status FromString(const std::string& json, const std::filesystem::path& base_dir,
-                           GraphConfig* out, const std::string& origin = "<string>");
+                           GraphConfig* out, const std::string& origin = "<string>",
+                           const ConfigLimits& limits = {});
 
   /// Overrides one value: "module.key=value". `key` is a module setting (parallelism,
   /// max_input_queue_size, queue_policy, skip_if, class_name, next_modules as a comma list) or a

@@ -31,6 +31,7 @@
 #include "vstream/events.hpp"
 #include "vstream/frame.hpp"
 #include "vstream/module.hpp"
+#include "vstream/params.hpp"
 #include "vstream/skip_condition.hpp"
 #include "vstream/status.hpp"
 
@@ -45,11 +46,12 @@ struct VSTREAM_EXPORT ModuleRunnerOptions {
 
 class VSTREAM_EXPORT ModuleRunner {
  public:
-  /// A module of `class_name` (any spelling a config accepts) with these custom_params.
-  explicit ModuleRunner(std::string class_name, std::map<std::string, std::string> custom_params = {},
+  /// A module of `class_name` (any spelling a config accepts) with these custom_params: texts
+  /// (`{{"max_age", "5"}}`), or ParamValue::List({...}) for a list whose items contain commas.
+  explicit ModuleRunner(std::string class_name, ParamValues custom_params = {},
                         ModuleRunnerOptions options = {});
   /// A module you made; `description` is what its parameters are checked against (default: none).
-  ModuleRunner(std::unique_ptr<Module> module, std::map<std::string, std::string> custom_params = {},
+  ModuleRunner(std::unique_ptr<Module> module, ParamValues custom_params = {},
                ModuleDescription description = {}, ModuleRunnerOptions options = {});
   /// Closes the module when it is open.
   ~ModuleRunner();
@@ -99,7 +101,7 @@ class VSTREAM_EXPORT ModuleRunner {
   void Record(EventType type, const std::string& stream_id, const std::string& message, int64_t frame_index = -1);
 
   std::unique_ptr<Module> module_;
-  std::map<std::string, std::string> custom_params_;
+  ParamValues custom_params_;
   ModuleDescription description_;
   ModuleRunnerOptions options_;
   Status construction_;  // an unknown class name, reported by Open

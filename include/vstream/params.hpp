@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -35,7 +36,7 @@ enum class ParamType {
   kEnum,    // one of `choices`
   kPath,    // a file or folder: "~/" and ${NAME} (environment) expand; relative values are resolved
             // against the config file's folder
-  kList,    // a JSON array of strings, or a comma-separated string
+  kList,    // a JSON array (its items are never split), or a string of comma-separated items
 };
 
 VSTREAM_EXPORT std::string_view ParamTypeName(ParamType type);
@@ -64,6 +65,54 @@ struct VSTREAM_EXPORT ParamSpec {
   ParamSpec& Min(double lo) { min = lo; return *this; }
 };
 
+/// One custom_params value as the config gave it: a scalar (a string; numbers and booleans spelled
+/// out as text) or a list (a JSON array of scalars). A list's items are kept as they are: an item
+/// that contains a comma stays one item. A scalar given to a list parameter is split at commas.
+class ParamValue {
+ public:
+  ParamValue() = default;
+  ParamValue(std::string text) : text_(std::move(text)) {}  // NOLINT(google-explicit-constructor): a scalar
+  ParamValue(const char* text) : text_(text) {}             // NOLINT(google-explicit-constructor)
+  /// A list (a JSON array).
+  static ParamValue List(std::vector<std::string> items) {
+    ParamValue value;
+    value.is_list_ = true;
+    for (size_t i = 0; i < items.size(); ++i) value.text_ += (i == 0 ? "" : ", ") + items[i];
+    value.items_ = std::move(items);
+    return value;
+  }
+
+  bool is_list() const { return is_list_; }
+  /// A scalar's text; a list's items joined by ", " (for messages and logs only).
+  const std::string& text() const { return text_; }
+  /// A list's items; empty for a scalar.
+  const std::vector<std::string>& items() const { return items_; }
+
+  friend bool operator==(const ParamValue& a, const ParamValue& b) {
+    return a.is_list_ == b.is_list_ && (a.is_list_ ? a.items_ == b.items_ : a.text_ == b.text_);
+  }
+  friend bool operator!=(const ParamValue& a, const ParamValue& b) { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& out, const ParamValue& value) {
+    return value.is_list_ ? out << '[' << value.text_ << ']' : out << value.text_;
+  }
+
+ private:
+  bool is_list_ = false;
+  std::string text_;
+  std::vector<std::string> items_;
+};
+
+/// A module's custom_params: name -> value. Converts from a map of texts (every value a scalar), so
+/// `{{"frames", "40"}}` and a `std::map<std::string, std::string>` work wherever it is taken.
+class VSTREAM_EXPORT ParamValues : public std::map<std::string, ParamValue> {
+ public:
+  using std::map<std::string, ParamValue>::map;
+  ParamValues() = default;
+  ParamValues(const std::map<std::string, std::string>& texts);  // NOLINT(google-explicit-constructor)
+  /// Every value as text (a list's items joined by ", "): what ModuleRegistry's `choose` reads.
+  std::map<std::string, std::string> Texts() const;
+};
+
 /// Validated parameter values of one module instance. Getters of a declared key with a value never
 /// fail; a string or list parameter without default reads as empty, other types without default are
 /// unset until the config sets them (check Has()).
@@ -78,11 +127,11 @@ class VSTREAM_EXPORT ModuleParams {
  public:
   ModuleParams() = default;
 
-  /// Checks `raw` (key -> text; list values joined by '\n') against `specs`, fills defaults and
-  /// resolves kPath values against `base_dir`. On error, returns kInvalidConfig with one line per
+  /// Checks `raw` against `specs`, fills defaults and resolves kPath values against `base_dir`. A
+  /// list parameter takes a list value as it is, or splits a scalar at commas (and line breaks);
+  /// any other parameter takes only a scalar. On error, returns kInvalidConfig with one line per
   /// problem, each starting with "module '<module>'".
-  static Status Validate(const std::string& module, const std::vector<ParamSpec>& specs,
-                         const std::map<std::string, std::string>& raw,
+  static Status Validate(const std::string& module, const std::vector<ParamSpec>& specs, const ParamValues& raw,
                          const std::filesystem::path& base_dir, ModuleParams* out);
 
   bool Has(const std::string& key) const;  // declared and set (explicitly or by default)
@@ -92,7 +141,7 @@ class VSTREAM_EXPORT ModuleParams {
   bool GetBool(const std::string& key) const;
   std::filesystem::path GetPath(const std::string& key) const;
   std::vector<std::string> GetList(const std::string& key) const;
-  /// Every set value as text, for logging and `vstream inspect`.
+  /// Every set value as text (a list's items joined by ", "), for logging and `vstream inspect`.
   const std::map<std::string, std::string>& values() const { return values_; }
   /// The folder of the config file that declared the module: where relative paths start.
   const std::filesystem::path& base_dir() const { return base_dir_; }
@@ -120,6 +169,7 @@ class VSTREAM_EXPORT ModuleParams {
   std::string module_;                         // for messages; empty when not made by Validate
   std::map<std::string, ParamType> declared_;  // every declared key and its type
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;  // the items of every set list parameter
   std::filesystem::path base_dir_;
   mutable ReportedProblems reported_;
 };

@@ -30,6 +30,23 @@ class NeedsModel : public Module {
 };
 VSTREAM_REGISTER_MODULE(NeedsModel);
 
+// A module that keeps the list it was given, to see how list parameters arrive.
+class ListsInputs : public Module {
+ public:
+  using Module::Module;
+  static ModuleDescription Describe() {
+    return {"test module with a list parameter", {ParamSpec::List("inputs", "", "inputs, each one item")}};
+  }
+  Status Open(const ModuleParams& params) override {
+    inputs = params.GetList("inputs");
+    return {};
+  }
+  void Close() override {}
+  Status Process(FramePtr) override { return {}; }
+  std::vector<std::string> inputs;
+};
+VSTREAM_REGISTER_MODULE(ListsInputs);
+
 class TempDir {
  public:
   TempDir() {
@@ -292,6 +309,287 @@ TEST(Config, GraphvizDot) {
   const std::string dot = config.ToDot();
   EXPECT_NE(dot.find("digraph pipeline {"), std::string::npos);
   EXPECT_NE(dot.find("\"src\" -> \"a\";"), std::string::npos) << dot;
+}
+
+// The list a ListsInputs module named "a" opens with, given its custom_params (JSON).
+std::vector<std::string> ListOpenedWith(const std::string& custom_params) {
+  Pipeline pipeline;
+  Status s = pipeline.BuildFromString(std::string("{") + kSource + R"(, "a": {"class_name": "ListsInputs",
+      "custom_params": )" + custom_params + "}}");
+  EXPECT_TRUE(s) << s.message();
+  if (!s) return {"<invalid>"};
+  s = pipeline.Start();
+  EXPECT_TRUE(s) << s.message();
+  std::vector<std::string> inputs = pipeline.GetModule<ListsInputs>("a")->inputs;
+  EXPECT_TRUE(pipeline.Stop());
+  return inputs;
+}
+
+TEST(Config, AnArrayItemIsOneValueEvenWithACommaOrALineBreak) {
+  using List = std::vector<std::string>;
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": ["cam=/videos/a,b.mp4"]})"), List{"cam=/videos/a,b.mp4"});
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": ["a,b.mp4", "c.mp4"]})"), (List{"a,b.mp4", "c.mp4"}));
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": ["two\nlines.mp4"]})"), List{"two\nlines.mp4"});
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": [1, 2.5, true]})"), (List{"1", "2.5", "true"}));
+  // The documented string form: one string of comma-separated items.
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": "a.mp4, b.mp4"})"), (List{"a.mp4", "b.mp4"}));
+  EXPECT_EQ(ListOpenedWith(R"({"inputs": "a.mp4"})"), List{"a.mp4"});
+  EXPECT_EQ(ListOpenedWith(R"({})"), List{});
+}
+
+TEST(Config, ParamsKeepArraysAsListsAndOverridesAreText) {
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(std::string("{") + kSource + R"(, "a": {"class_name": "ListsInputs",
+      "custom_params": {"inputs": ["x,y"]}}})", "/", &config));
+  const ParamValue& value = config.Find("a")->params.at("inputs");
+  EXPECT_TRUE(value.is_list());
+  EXPECT_EQ(value.items(), std::vector<std::string>{"x,y"});
+  ASSERT_TRUE(config.Set("a.inputs=p.mp4,q.mp4"));  // --set gives the string form
+  EXPECT_FALSE(config.Find("a")->params.at("inputs").is_list());
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.Build(config));
+  ASSERT_TRUE(pipeline.Start());
+  EXPECT_EQ(pipeline.GetModule<ListsInputs>("a")->inputs, (std::vector<std::string>{"p.mp4", "q.mp4"}));
+  EXPECT_TRUE(pipeline.Stop());
+}
+
+TEST(Config, AModuleRunnerTakesListsAsTheConfigDoes) {
+  ModuleRunner runner("ListsInputs", {{"inputs", ParamValue::List({"cam=/videos/a,b.mp4"})}});
+  ASSERT_TRUE(runner.Open());
+  EXPECT_EQ(runner.module_as<ListsInputs>()->inputs, std::vector<std::string>{"cam=/videos/a,b.mp4"});
+  const std::map<std::string, std::string> texts = {{"inputs", "a.mp4,b.mp4"}};  // text: comma-separated
+  ModuleRunner from_text("ListsInputs", texts);
+  ASSERT_TRUE(from_text.Open());
+  EXPECT_EQ(from_text.module_as<ListsInputs>()->inputs, (std::vector<std::string>{"a.mp4", "b.mp4"}));
+}
+
+TEST(Config, AListForAOneValueParameterIsAnError) {
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": [1, 2]}}})",
+                "module 'src': parameter 'frames' takes one value (int), got a list of 2: [1, 2]");
+}
+
+TEST(Config, WholeNumbersOutsideTheirTypeAreErrorsNotTruncated) {
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 4294967297}})",
+                "module 'a': 'parallelism' must be a whole number between -2147483648 and 2147483647, got 4294967297");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": "4294967297"}})",
+                "'parallelism' must be a whole number between -2147483648 and 2147483647, got \"4294967297\"");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 4294967297.0}})",
+                "'parallelism' must be a whole number between -2147483648 and 2147483647");
+  ExpectProblem(std::string("{") + kSource +
+                    R"(, "a": {"class_name": "PassThrough", "max_input_queue_size": 18446744073709551615}})",
+                "'max_input_queue_size' must be a whole number between -2147483648 and 2147483647, got "
+                "18446744073709551615");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": 1e300}})",
+                "'parallelism' must be a whole number between");
+  ExpectProblem(std::string("{") + kSource +
+                    R"(, "a": {"class_name": "PassThrough", "skip_if": "every_nth:99999999999999999999"}})",
+                "module 'a': skip_if 'every_nth:99999999999999999999': N must be a whole number >= 1 and at most "
+                "9223372036854775807");
+  ExpectProblem(R"({"profiler_config": {"trace_event_capacity": 1e30}, "src": {"class_name": "SyntheticSource"}})",
+                "'trace_event_capacity' must be a whole number >= 1, got 1e+30");
+  // custom_params: int64_t is what GetInt returns; the spec's range is named.
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": 99999999999999999999}}})",
+                "module 'src': parameter 'frames' must be a whole number between 0 and 9223372036854775807");
+  ExpectProblem(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"width": "4294967297"}}})",
+                "parameter 'width' must be between 0 and 16384, got '4294967297'");
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"}})", "/",
+                                      &config));
+  Status s = config.Set("a.parallelism=4294967297");
+  EXPECT_NE(s.message().find("'parallelism' must be a whole number between -2147483648 and 2147483647, got "
+                             "\"4294967297\""),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(config.Find("a")->parallelism, 1);
+}
+
+TEST(Config, DeepNestingIsAnErrorNamingTheLimitAndTheFile) {
+  TempDir dir;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::vector<std::string> configs = {
+      std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": )" + deep + "}}",
+      std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "custom_params": {"x": )" + deep + "}}}",
+      deep,
+      [] {
+        std::string objects;
+        for (int i = 0; i < 100000; ++i) objects += R"({"k": )";
+        return objects + "1" + std::string(100000, '}');
+      }()};
+  for (const auto& text : configs) {
+    const auto file = dir.Write("deep.json", text);
+    GraphConfig config;
+    Status s = GraphConfig::FromFile(file, &config);
+    EXPECT_FALSE(s);
+    EXPECT_NE(s.message().find(file.string() + ":"), std::string::npos) << s.message().substr(0, 500);
+    EXPECT_NE(s.message().find("JSON objects and arrays nest deeper than 64 levels, the limit "
+                               "(ConfigLimits::max_json_depth)"),
+              std::string::npos)
+        << s.message().substr(0, 500);
+    EXPECT_LT(s.message().size(), 1000u);
+  }
+  // Deep but within the limit: the error shows the value clipped.
+  const std::string nested = std::string(60, '[') + std::string(60, ']');
+  const std::string problems =
+      Problems(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": )" + nested + "}}");
+  EXPECT_NE(problems.find("'parallelism' must be a whole number (or a string holding one), got [[[...]]]"),
+            std::string::npos)
+      << problems;
+  // Where the limit is: 3 objects and 61 arrays are 64 levels, one more is too many.
+  auto nesting = [](int arrays) {
+    return Problems(std::string("{") + kSource + R"(,
+      "a": {"class_name": "PassThrough", "custom_params": {"x": )" +
+                    std::string(arrays, '[') + std::string(arrays, ']') + "}}}");
+  };
+  EXPECT_EQ(nesting(61).find("nest deeper"), std::string::npos) << nesting(61);
+  EXPECT_NE(nesting(61).find("custom_params.x must be a string, number, boolean or array of those, got [[[...]]]"),
+            std::string::npos)
+      << nesting(61);
+  EXPECT_NE(nesting(62).find("<string>:2:126: JSON objects and arrays nest deeper than 64 levels"), std::string::npos)
+      << nesting(62);
+}
+
+TEST(Config, HugeValuesAreClippedInErrors) {
+  const std::string huge(1 << 20, 'x');
+  std::string items;
+  for (int i = 0; i < 100000; ++i) items += (i == 0 ? "" : ",") + std::to_string(i);
+  for (const std::string& value : {"\"" + huge + "\"", "[" + items + "]", R"({"k": ")" + huge + "\"}"}) {
+    const std::string problems =
+        Problems(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "queue_policy": )" + value + "}}");
+    EXPECT_NE(problems.find("module 'a': 'queue_policy' must be \"block\", \"drop_oldest\" or \"drop_newest\", got "),
+              std::string::npos)
+        << problems.substr(0, 500);
+    EXPECT_LT(problems.size(), 1000u) << problems.substr(0, 500);
+  }
+  const std::string problems = Problems(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": ")" +
+                                        huge + R"("}}})");
+  EXPECT_NE(problems.find("parameter 'frames' must be a whole number, got 'xxx"), std::string::npos)
+      << problems.substr(0, 500);
+  EXPECT_NE(problems.find("(1048576 bytes in all)"), std::string::npos) << problems.substr(0, 500);
+  EXPECT_LT(problems.size(), 1000u);
+}
+
+// A source and a chain of `length` PassThrough modules m0 -> m1 -> ..., built in memory.
+GraphConfig Chain(int length) {
+  GraphConfig config;
+  config.origin = "chain";
+  ModuleConfig source;
+  source.name = "src";
+  source.class_name = "SyntheticSource";
+  source.next_modules = {"m0"};
+  config.modules.push_back(source);
+  for (int i = 0; i < length; ++i) {
+    ModuleConfig module;
+    module.name = "m" + std::to_string(i);
+    module.class_name = "PassThrough";
+    if (i + 1 < length) module.next_modules = {"m" + std::to_string(i + 1)};
+    config.modules.push_back(std::move(module));
+  }
+  return config;
+}
+
+TEST(Config, AVeryLongChainValidatesAndItsCycleIsFound) {
+  constexpr int kLength = 100000;  // a recursive search overflows the stack long before this
+  GraphConfig config = Chain(kLength);
+  Status s = config.Validate();
+  EXPECT_TRUE(s) << s.message().substr(0, 500);
+  config.modules.back().next_modules = {"m0"};
+  s = config.Validate();
+  EXPECT_NE(s.message().find("the graph has a cycle: m0 -> m1 -> m2 -> m3 -> m4 -> m5 -> ... (99991 more) -> "
+                             "m99997 -> m99998 -> m99999 -> m0; frames must flow one way"),
+            std::string::npos)
+      << s.message().substr(0, 500);
+}
+
+TEST(Config, ManyBadTargetsGiveAShortAnswerQuickly) {
+  // Quadratic validation (every error scanning every module) takes minutes here; linear, well under one second.
+  GraphConfig config = Chain(50000);
+  for (auto& module : config.modules) {
+    if (module.name != "src") module.next_modules.push_back("missing_" + module.name);
+  }
+  Status s = config.Validate();
+  EXPECT_NE(s.message().find("module 'm0': next_modules names 'missing_m0', which is not a module in this config "
+                             "(it has 50001 modules)"),
+            std::string::npos)
+      << s.message().substr(0, 500);
+  EXPECT_NE(s.message().find("... and 49900 more problems"), std::string::npos) << s.message().substr(0, 500);
+}
+
+TEST(Config, AConfigFileBeyondTheModuleLimitIsAnError) {
+  TempDir dir;
+  std::string text = std::string("{") + R"("src": {"class_name": "SyntheticSource", "next_modules": ["m0"]})";
+  for (int i = 0; i < 70000; ++i) {
+    text += ",\n\"m" + std::to_string(i) + R"(": {"class_name": "PassThrough", "next_modules": ["m)" +
+            std::to_string(i + 1) + "\"]}";
+  }
+  const auto file = dir.Write("chain.json", text + "}");
+  GraphConfig config;
+  Status s = GraphConfig::FromFile(file, &config);
+  EXPECT_NE(s.message().find(file.string() + ": the config expands to more than 10000 modules (subgraph includes "
+                             "counting as one each), the limit (ConfigLimits::max_modules)"),
+            std::string::npos)
+      << s.message().substr(0, 500);
+  ConfigLimits limits;
+  limits.max_modules = 100000;
+  s = GraphConfig::FromFile(file, &config, limits);
+  ASSERT_TRUE(s) << s.message().substr(0, 500);
+  EXPECT_EQ(config.modules.size(), 70001u);
+  s = config.Validate();
+  EXPECT_NE(s.message().find("module 'm69999': next_modules names 'm70000', which is not a module in this config"),
+            std::string::npos)
+      << s.message().substr(0, 500);
+}
+
+TEST(Config, DoublingSubgraphsStopAtTheModuleLimitNamingTheIncludeChain) {
+  // 17 files, each including the next twice: 2^16 copies of the last one's module, 16 levels deep.
+  TempDir dir;
+  constexpr int kFiles = 17;
+  for (int i = 1; i <= kFiles; ++i) {
+    const std::string next = "level" + std::to_string(i + 1) + ".json";
+    dir.Write("level" + std::to_string(i) + ".json",
+              i < kFiles ? R"({"subgraph:a": {"config_path": ")" + next + R"("}, "subgraph:b": {"config_path": ")" +
+                                   next + R"("}})"
+                             : R"({"last": {"class_name": "PassThrough"}})");
+  }
+  const auto main = dir.Write("level1.json", R"({"src": {"class_name": "SyntheticSource", "next_modules": ["subgraph:a"]},
+      "subgraph:a": {"config_path": "level2.json"}, "subgraph:b": {"config_path": "level2.json"}})");
+  GraphConfig config;
+  Status s = GraphConfig::FromFile(main, &config);
+  EXPECT_NE(s.message().find("the config expands to more than 10000 modules"), std::string::npos)
+      << s.message().substr(0, 500);
+  EXPECT_NE(s.message().find("reading stopped in " + main.string() + " -> " + (dir.path() / "level2.json").string() +
+                             " -> " + (dir.path() / "level3.json").string()),
+            std::string::npos)
+      << s.message().substr(0, 1000);
+
+  // Within the limit, a file included many times is expanded once per include.
+  dir.Write("level11.json", R"({"last": {"class_name": "PassThrough"}})");  // 2^10 copies now
+  s = GraphConfig::FromFile(main, &config);
+  ASSERT_TRUE(s) << s.message().substr(0, 500);
+  EXPECT_EQ(config.modules.size(), 1u + 1024u);
+  EXPECT_NE(config.Find("a/a/a/a/a/a/a/a/a/a/last"), nullptr);
+  EXPECT_NE(config.Find("b/b/b/b/b/b/b/b/b/b/last"), nullptr);
+  EXPECT_NE(config.Find("a/b/a/b/a/b/a/b/a/b/last"), nullptr);
+}
+
+TEST(Config, SubgraphsNestedTooDeepAreAnErrorNamingTheIncludeChain) {
+  TempDir dir;
+  for (int i = 0; i < 20; ++i) {
+    dir.Write("c" + std::to_string(i) + ".json",
+              R"({"m": {"class_name": "PassThrough"}, "subgraph:s": {"config_path": "c)" + std::to_string(i + 1) +
+                  R"(.json"}})");
+  }
+  GraphConfig config;
+  Status s = GraphConfig::FromFile(dir.path() / "c0.json", &config);
+  const std::string chain = (dir.path() / "c0.json").string() + " -> " + (dir.path() / "c1.json").string();
+  EXPECT_NE(s.message().find("config_path '" + (dir.path() / "c17.json").string() +
+                             "' would nest subgraphs 17 deep, deeper than 16, the limit "
+                             "(ConfigLimits::max_include_depth): " + chain),
+            std::string::npos)
+      << s.message();
+  ConfigLimits limits;
+  limits.max_include_depth = 2;
+  s = GraphConfig::FromFile(dir.path() / "c0.json", &config, limits);
+  EXPECT_NE(s.message().find("would nest subgraphs 3 deep, deeper than 2"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Declared parameters: defaults, types, ranges, choices, paths, lists, and the messages on error.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -154,6 +156,50 @@ struct BadCase {
   std::map<std::string, std::string> raw;
   std::string expected;
 };
+
+TEST(ModuleParams, ListValuesKeepTheirItemsWhole) {
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate(
+      "m", Specs(), {{"model_path", "m"}, {"inputs", ParamValue::List({"cam=/videos/a,b.mp4", " c.mp4 ", ""})}}, "",
+      &params));
+  EXPECT_EQ(params.GetList("inputs"), (std::vector<std::string>{"cam=/videos/a,b.mp4", "c.mp4"}));
+  EXPECT_EQ(params.values().at("inputs"), "cam=/videos/a,b.mp4, c.mp4");
+  // Text (a map of strings, a --set override) is the comma-separated form; line breaks separate too.
+  const std::map<std::string, std::string> texts = {{"model_path", "m"}, {"inputs", "a.mp4, b.mp4\nc.mp4"}};
+  ASSERT_TRUE(ModuleParams::Validate("m", Specs(), texts, "", &params));
+  EXPECT_EQ(params.GetList("inputs"), (std::vector<std::string>{"a.mp4", "b.mp4", "c.mp4"}));
+  // A list given to a one-value parameter is an error that says so.
+  Status s = ModuleParams::Validate("m", Specs(), {{"model_path", ParamValue::List({"a", "b"})}}, "", nullptr);
+  EXPECT_NE(s.message().find("module 'm': parameter 'model_path' takes one value (path), got a list of 2: [a, b]"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(ModuleParams, WholeNumbersBeyondInt64NameTheRange) {
+  const std::vector<ParamSpec> specs = {ParamSpec::Int("any", 0, "no range"), ParamSpec::Int("batch", 1, "b").Range(1, 64)};
+  const std::vector<BadCase> cases = {
+      {{{"any", "9223372036854775808"}},
+       "parameter 'any' must be a whole number between -9223372036854775808 and 9223372036854775807, got "
+       "'9223372036854775808'"},
+      {{{"any", "-1e19"}}, "parameter 'any' must be a whole number between -9223372036854775808 and"},
+      {{{"batch", "99999999999999999999"}}, "parameter 'batch' must be a whole number between 1 and 64"},
+      {{{"batch", "4294967297"}}, "parameter 'batch' must be between 1 and 64, got '4294967297'"},
+  };
+  for (const auto& c : cases) {
+    Status s = ModuleParams::Validate("m", specs, c.raw, "", nullptr);
+    EXPECT_NE(s.message().find(c.expected), std::string::npos) << "got: " << s.message() << "\nwanted: " << c.expected;
+  }
+  ModuleParams params;
+  ASSERT_TRUE(ModuleParams::Validate("m", specs, {{"any", "9223372036854775807"}}, "", &params));
+  EXPECT_EQ(params.GetInt("any"), INT64_MAX);
+}
+
+TEST(ModuleParams, ManyUnknownKeysGiveAShortAnswer) {
+  std::map<std::string, std::string> raw = {{"model_path", "m"}};
+  for (int i = 0; i < 1000; ++i) raw["unknown_" + std::to_string(i)] = "1";
+  Status s = ModuleParams::Validate("m", Specs(), raw, "", nullptr);
+  EXPECT_NE(s.message().find("module 'm': ... and 980 more problems"), std::string::npos) << s.message();
+}
 
 TEST(ModuleParams, EveryProblemIsNamed) {
   const std::vector<BadCase> cases = {

@@ -177,6 +177,24 @@ TEST(Cli, CheckRejectsEachInvalidConfigWithItsMessage) {
   EXPECT_NE(graph.output.find("\"s\" -> \"t\";"), std::string::npos) << graph.output;
 }
 
+TEST(Cli, CheckAnswersPathologicalConfigsWithTheLimitTheyBreak) {
+  test::ScratchDir dir("cli_limits");
+  const std::string deep = Write(dir, "deep.json",
+                                 R"({"s": {"class_name": "DataSource", "parallelism": )" + std::string(100000, '[') +
+                                     std::string(100000, ']') + "}}");
+  Result check = Vstream("check " + deep);
+  EXPECT_EQ(check.code, 2) << check.output.substr(0, 500);
+  EXPECT_NE(check.output.find(deep + ":1:"), std::string::npos) << check.output.substr(0, 500);
+  EXPECT_NE(check.output.find("nest deeper than 64 levels"), std::string::npos) << check.output.substr(0, 500);
+  const std::string wide = Write(dir, "wide.json", R"({"s": {"class_name": "DataSource", "next_modules": ["t"]},
+      "t": {"class_name": "Tracker", "parallelism": 4294967297}})");
+  check = Vstream("check " + wide);
+  EXPECT_EQ(check.code, 2) << check.output;
+  EXPECT_NE(check.output.find("'parallelism' must be a whole number between -2147483648 and 2147483647, got 4294967297"),
+            std::string::npos)
+      << check.output;
+}
+
 TEST(Cli, CtrlCStopsGracefullyAndCompletesTheOutput) {
   test::ScratchDir dir("cli_sigint");
   const std::string config = Write(dir, "live.json", R"({

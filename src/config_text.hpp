@@ -1,0 +1,58 @@
+// Helpers of the config layer (private to the core): whole numbers from text, and clipping of
+// user-supplied text before it goes into an error message.
+#pragma once
+
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vstream::detail {
+
+/// `text` when it is at most `limit` bytes; else its first bytes (not cutting a UTF-8 character)
+/// and how long the whole is, so a huge value never floods a message.
+inline std::string Clip(std::string_view text, size_t limit = 120) {
+  if (text.size() <= limit) return std::string(text);
+  size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // a continuation byte
+  return std::string(text.substr(0, cut)) + "... (" + std::to_string(text.size()) + " bytes in all)";
+}
+
+enum class WholeText { kOk, kNotWhole, kOutOfRange };
+
+/// Reads a whole number: "40", or an integral decimal such as "40.0" or "4e1" (no surrounding
+/// spaces). kOutOfRange when it is whole but does not fit in int64_t.
+inline WholeText ParseWhole(const std::string& text, int64_t* out) {
+  if (text.empty()) return WholeText::kNotWhole;
+  errno = 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() + text.size()) {
+    if (errno == ERANGE) return WholeText::kOutOfRange;
+    *out = value;
+    return WholeText::kOk;
+  }
+  char* dend = nullptr;
+  const double d = std::strtod(text.c_str(), &dend);
+  if (dend != text.c_str() + text.size() || std::isnan(d)) return WholeText::kNotWhole;
+  if (std::isinf(d)) return WholeText::kOutOfRange;
+  if (d != std::floor(d)) return WholeText::kNotWhole;
+  // [-2^63, 2^63): the doubles that convert to int64_t exactly.
+  if (d < -9223372036854775808.0 || d >= 9223372036854775808.0) return WholeText::kOutOfRange;
+  *out = static_cast<int64_t>(d);
+  return WholeText::kOk;
+}
+
+/// Keeps the first `limit` of `problems` and says how many more there were: a config with
+/// thousands of mistakes gets a readable answer, and building it stays cheap.
+inline void CapProblems(std::vector<std::string>* problems, size_t limit, const std::string& prefix = "") {
+  if (problems->size() <= limit) return;
+  const size_t more = problems->size() - limit;
+  problems->resize(limit);
+  problems->push_back(prefix + "... and " + std::to_string(more) + " more problems");
+}
+
+}  // namespace vstream::detail
