@@ -14,11 +14,15 @@ packages=(
   # video and vision
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
   libopencv-dev opencv-doc
+  # DataSource tests: zlib writes a PNG of huge dimensions; GStreamer's RTSP server, driven from
+  # /usr/bin/python3 (modules/source/tests/rtsp_server.py), serves RTSP on 127.0.0.1
+  zlib1g-dev python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   # inference tests: small ONNX models are generated at test time
   python3-onnx
   # clang with its libFuzzer runtime builds the IPC message decoder's fuzz target
   clang libclang-rt-14-dev
-  # benchmark baselines (bench/): GStreamer decode
+  # benchmark baselines (bench/): GStreamer decode; plugins-good also has the RTSP tests' qtdemux
+  # and rtph264pay
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 )
 

@@ -1,5 +1,7 @@
 #include "vstream/modules/data_source.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -11,13 +13,23 @@
 
 namespace vstream {
 
+// One stream: its reader and the thread that runs it. The thread holds a reference, so an
+// abandoned thread (see Abandon) keeps everything it still uses alive on its own.
 struct DataSource::Stream {
   std::string id;
   std::string uri;
   std::shared_ptr<detail::ByteFeed> feed;  // memory inputs only
   std::unique_ptr<detail::StreamReader> reader;
   std::thread thread;
-  std::atomic<bool> done{false};
+  std::atomic<bool> done{false};  // the thread is about to exit: Reap may join it (never set when abandoned)
+
+  // Between the reader thread and one that gives up on it.
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool in_module = false;  // the thread is inside Transmit; guarded by mutex
+  bool finished = false;   // the reader returned; the thread ends the stream itself; guarded by mutex
+  bool abandoned = false;  // the thread calls nothing of the module any more; guarded by mutex
+  int64_t next_index = 0;  // after the last frame handed out; guarded by mutex
 };
 
 DataSource::~DataSource() { Close(); }
@@ -61,7 +73,16 @@ ModuleDescription DataSource::Describe() {
                       "packets in a row the decoder may reject before the stream ends with an error")
            .Range(1, 1000000),
        ParamSpec::Int("memory_buffer_kb", 4096, "mem:// inputs: bytes buffered before PushBytes blocks")
-           .Range(16, 1048576)},
+           .Range(16, 1048576),
+       ParamSpec::Int("max_frame_pixels", int64_t{8192} * 8192,
+                      "frames of more pixels (width x height; the default is 8192x8192) end their stream with an "
+                      "error before they are decoded: a small file can declare a huge image")
+           .Min(1),
+       ParamSpec::Int("stop_timeout_ms", 2000,
+                      "a stream not stopped this long after it was asked to (its reader is blocked in a system "
+                      "call: a hung network mount, a device that sends nothing) is abandoned: it ends with an "
+                      "error and its thread is left to exit on its own")
+           .Range(10, 600000)},
       R"(Each stream decodes on its own thread: demux, decode, convert to `pixel_format` into pooled
 buffers (rows aligned to 64 bytes), and hand the frame downstream, waiting while the next module's
 queue is full. `frame_index` counts decoded frames from 0 (also across loops and reconnects); `pts`
@@ -73,14 +94,15 @@ is in microseconds and always increases, even when the input has no timestamps o
 |---|---|
 | `videos/a.mp4`, `file:///abs/a.mkv` | a file of any container and codec FFmpeg reads (relative paths in `inputs` start at the config's folder) |
 | `rtsp://`, `rtmp://`, `http(s)://`, `tcp://`, `udp://`, `srt://` ... | a network stream (`reconnect`, `stall_timeout_ms`, `rtsp_transport` apply) |
-| `frames/img_%04d.png`, or a folder | an image sequence: a printf pattern, or every image in the folder in name order (the most common extension) |
+| `frames/img_%04d.png`, or a folder | an image sequence: a printf pattern (every file it names, in number order, from the lowest number; a missing number is skipped with a warning), or every image in the folder in name order (the most common extension) |
+| a FIFO (`mkfifo`) | read as it comes (the container is probed from the data); the stream waits for a writer and ends when the writer closes it |
 | `/dev/video0`, `v4l2:///dev/video0` | a V4L2 camera |
 | `mem://h264`, `mem://hevc` | Annex-B bytes pushed from C++: `DataSource::PushBytes(id, data, size)`, then `EndBytes(id)` |
 
 Streams come from `inputs` (entries `URI` or `ID=URI`; ids default to `stream_<n>`), from
 `Pipeline::AddSource(id, uri, options)` and from `vstream run --input [ID=]URI`. Per-stream
 `options` override these parameters for one stream: `loop`, `frame_rate`, `interval`, `reconnect`,
-`reconnect_delay_ms`, `stall_timeout_ms`, `decoder_threads`, `rtsp_transport`.
+`reconnect_delay_ms`, `stall_timeout_ms`, `decoder_threads`, `rtsp_transport`, `max_frame_pixels`.
 
 ## When an input is bad
 
@@ -98,8 +120,40 @@ then the stream's EOS; other streams go on:
 | a stream with no frame | `'x' ended without a single decodable frame` |
 | network stream lost | with `reconnect` > 0 it reconnects with back-off (the stream goes on, frame_index and pts keep increasing); when the budget runs out: `<cause>; gave up after N reconnect attempt(s) (last: ...)` |
 | network stream silent | `no data from 'tcp://...' for N ms (stall_timeout_ms)`, then reconnecting as above |
+| frames too large | `'x.png' has frames of WxH (N pixels), more than max_frame_pixels (M) allows`: checked on the container's header, on the decoders FFmpeg probes with and on every frame, so the large frame is never allocated |
+| a reader stuck in a system call | `'x' did not stop within N ms (stop_timeout_ms)`, when the stream was asked to stop (see below) |
 
 Frames the decoder concealed errors in carry the `kFrameInvalid` flag.
+
+## Reconnects leave a gap
+
+When a network stream comes back after a reconnect, the log says so (`'rtsp://...' is back after
+N ms without frames (K reconnect attempt(s) after: <cause>)`), the first frame after the gap carries
+the gap in its user data (`DataSource::kGapKey`, `"source.gap_ms"`: an `int64_t` of milliseconds,
+which crosses ModuleIPC too), and its `pts` is later than the previous frame's by the gap (at least
+one frame duration), so timestamps keep following real time.
+
+## Stopping is bounded
+
+Stopping a stream (`RemoveSource`, a graceful stop, an abort) interrupts its reader at once: FFmpeg's
+interrupt callback ends network waits and reconnect back-offs, and FIFOs are read with `poll()`, so a
+FIFO that no one writes to stops at once too. A reader blocked in a system call that nothing can
+interrupt (a hung network mount, a terminal or device that sends nothing) is given
+`stop_timeout_ms`; then the stream is abandoned: it ends at once (a stream-error event, then its EOS)
+and its thread is left behind. That thread owns everything it still uses (the stream's FFmpeg
+contexts and reader), calls nothing of the module or the pipeline again, and exits when the system
+call returns. So `Pipeline::Stop` returns within about `stop_timeout_ms` whatever the inputs do; a
+process that unloads libvstream while such a thread is still blocked must not count on it.
+
+## FFmpeg's log
+
+FFmpeg's own lines (libx264's included) go through vstream's log, never straight to stderr, from the
+moment libvstream is loaded, whichever module uses FFmpeg first. They start with
+`ffmpeg: [<component> @ 0x...]`. Levels: FFmpeg's panic and fatal lines are errors, its errors and
+warnings are warnings (at most 20 a second; more go to debug), its info and verbose lines debug,
+its debug lines trace. Lines about a stream's own input (its protocol, demuxer and decoders) are at
+most info: the stream reports what they mean for it (a stream-error event, a reconnect warning),
+so `--log-level warn` shows that and not FFmpeg's detail.
 
 ## CNStream compatibility
 
@@ -150,11 +204,14 @@ Status ApplyOptions(const StreamOptions& options, detail::ReaderSettings* settin
     } else if (key == "rtsp_transport") {
       ok = value == "tcp" || value == "udp";
       if (ok) settings->rtsp_transport = value;
+    } else if (key == "max_frame_pixels") {
+      ok = as_int(1, INT64_MAX, &n);
+      if (ok) settings->max_frame_pixels = n;
     } else {
       return {StatusCode::kInvalidArgument,
               "unknown stream option '" + key +
                   "'; options: loop, frame_rate, interval, reconnect, reconnect_delay_ms, stall_timeout_ms, "
-                  "decoder_threads, rtsp_transport"};
+                  "decoder_threads, rtsp_transport, max_frame_pixels"};
     }
     if (!ok) return {StatusCode::kInvalidArgument, "stream option " + key + "='" + value + "' is out of range or malformed"};
   }
@@ -224,6 +281,8 @@ Status DataSource::Open(const ModuleParams& params) {
   settings->rtsp_transport = params.GetString("rtsp_transport");
   settings->max_decode_errors = static_cast<int>(params.GetInt("max_decode_errors"));
   settings->memory_buffer_bytes = static_cast<size_t>(params.GetInt("memory_buffer_kb")) * 1024;
+  settings->max_frame_pixels = params.GetInt("max_frame_pixels");
+  stop_timeout_ = std::chrono::milliseconds(params.GetInt("stop_timeout_ms"));
   defaults_ = std::move(settings);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -240,15 +299,97 @@ Status DataSource::Open(const ModuleParams& params) {
 }
 
 void DataSource::Close() {
-  std::map<std::string, std::shared_ptr<Stream>> streams;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
+  }
+  watchdog_wake_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();  // it may be abandoning a stream: let it finish
+  std::map<std::string, std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     streams.swap(streams_);
+    stopping_.clear();
   }
   for (auto& [id, stream] : streams) stream->reader->Stop();
+  // One deadline for all: a stopped reader returns within milliseconds, unless a system call
+  // that nothing interrupts holds it.
+  const Clock::time_point deadline = Clock::now() + stop_timeout_;
   for (auto& [id, stream] : streams) {
-    if (stream->thread.joinable()) stream->thread.join();
+    {
+      std::unique_lock<std::mutex> lock(stream->mutex);
+      if (stream->abandoned) continue;
+      stream->changed.wait_until(lock, deadline, [&] { return stream->finished; });
+      // Inside Transmit, which refuses frames while the pipeline stops: it returns at once.
+      stream->changed.wait(lock, [&] { return stream->finished || !stream->in_module; });
+    }
+    if (!Abandon(stream) && stream->thread.joinable()) stream->thread.join();
+  }
+}
+
+bool DataSource::Abandon(const std::shared_ptr<Stream>& stream) {
+  int64_t next_index = 0;
+  {
+    std::lock_guard<std::mutex> lock(stream->mutex);
+    if (stream->finished || stream->in_module || stream->abandoned) return false;
+    stream->abandoned = true;
+    next_index = stream->next_index;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = streams_.find(stream->id); it != streams_.end() && it->second == stream) streams_.erase(it);
+  }
+  stream->thread.detach();
+  const std::string message = "'" + stream->uri + "' did not stop within " + std::to_string(stop_timeout_.count()) +
+                              " ms (stop_timeout_ms): its reader is blocked in a system call (a hung network "
+                              "mount, a device or pipe that sends nothing); the stream ends without it, and its "
+                              "thread exits when that call returns";
+  VSTREAM_LOG_WARN("module '{}': stream '{}': {}", name(), stream->id, message);
+  EndStream(stream->id, next_index, message);
+  return true;
+}
+
+void DataSource::Watch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!closing_) {
+    const Clock::time_point now = Clock::now();
+    Clock::time_point wake = Clock::time_point::max();
+    std::vector<std::shared_ptr<Stream>> expired;
+    for (auto it = stopping_.begin(); it != stopping_.end();) {
+      if (it->first->done) {
+        it = stopping_.erase(it);
+      } else if (it->second <= now) {
+        expired.push_back(it->first);
+        it = stopping_.erase(it);
+      } else {
+        wake = std::min(wake, it->second);
+        ++it;
+      }
+    }
+    if (!expired.empty()) {
+      lock.unlock();
+      std::vector<std::shared_ptr<Stream>> busy;
+      for (const auto& stream : expired) {
+        bool retry = false;
+        {
+          std::lock_guard<std::mutex> stream_lock(stream->mutex);
+          retry = !stream->finished && !stream->abandoned && stream->in_module;
+        }
+        if (!retry) {
+          Abandon(stream);  // does nothing when the reader finished after all
+        } else {
+          busy.push_back(stream);  // inside Transmit (a full queue downstream): not stuck in the input
+        }
+      }
+      lock.lock();
+      for (auto& stream : busy) stopping_.emplace_back(std::move(stream), Clock::now() + std::chrono::milliseconds(100));
+      continue;
+    }
+    if (wake == Clock::time_point::max()) {
+      watchdog_wake_.wait(lock);
+    } else {
+      watchdog_wake_.wait_until(lock, wake);
+    }
   }
 }
 
@@ -311,14 +452,45 @@ Status DataSource::OnAddSource(const std::string& stream_id, const std::string& 
 }
 
 void DataSource::Run(const std::shared_ptr<Stream>& stream) {
-  const Status status = stream->reader->Run([this](FramePtr frame) { return Transmit(std::move(frame)); });
+  // Frames go to the module only while the stream is not abandoned, and the abandoning side
+  // waits for a Transmit under way: once abandoned, this thread touches only `stream`.
+  const Status status = stream->reader->Run([this, &stream](FramePtr frame) {
+    {
+      std::lock_guard<std::mutex> lock(stream->mutex);
+      if (stream->abandoned) return false;
+      stream->in_module = true;
+      stream->next_index = frame->frame_index + 1;
+    }
+    const bool taken = Transmit(std::move(frame));
+    std::lock_guard<std::mutex> lock(stream->mutex);
+    stream->in_module = false;
+    stream->changed.notify_all();
+    return taken;
+  });
   if (stream->feed) stream->feed->Cancel();  // a PushBytes waiting on a full buffer must not wait forever
+  {
+    std::lock_guard<std::mutex> lock(stream->mutex);
+    if (stream->abandoned) {
+      VSTREAM_LOG_DEBUG("stream '{}': the abandoned reader of '{}' returned at last", stream->id, stream->uri);
+      return;
+    }
+    stream->finished = true;
+    stream->changed.notify_all();
+  }
   EndStream(stream->id, stream->reader->next_index(), status.message());  // "" (no error event) when OK
   stream->done = true;
 }
 
 void DataSource::OnRemoveSource(const std::string& stream_id) {
-  if (std::shared_ptr<Stream> stream = Find(stream_id)) stream->reader->Stop();
+  std::shared_ptr<Stream> stream = Find(stream_id);
+  if (!stream) return;
+  stream->reader->Stop();
+  // Most readers return within milliseconds; the watchdog ends the stream of one that does not.
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closing_) return;  // Close waits for it
+  stopping_.emplace_back(stream, Clock::now() + stop_timeout_);
+  if (!watchdog_.joinable()) watchdog_ = std::thread([this] { Watch(); });
+  watchdog_wake_.notify_all();
 }
 
 Status DataSource::PushBytes(const std::string& stream_id, const uint8_t* data, size_t size) {

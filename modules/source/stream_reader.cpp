@@ -10,7 +10,14 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -18,6 +25,7 @@ extern "C" {
 
 #include "vstream/ffmpeg.hpp"
 #include "vstream/log.hpp"
+#include "vstream/modules/data_source.hpp"
 
 namespace vstream::detail {
 namespace {
@@ -42,36 +50,73 @@ std::set<const void*>& LiveInputs() {
 }
 
 void CountLoggedError(void* avcl);
+void NotePixelLimit(void* avcl, const std::string& line);
+bool ConcernsAnInput(void* avcl);
 
-// FFmpeg's own log lines go to vstream's log at debug level: the reader reports what matters.
+// FFmpeg's levels on vstream's: panic and fatal are errors; FFmpeg's "error" is mostly trouble it
+// recovers from (a corrupt macroblock, a lost packet), so it is a warning, like FFmpeg's warnings;
+// FFmpeg's info lines (encoder settings and statistics) and verbose ones are debug, its debug
+// lines trace. A DataSource input's own lines (its protocol, demuxer and decoders) are at most
+// info: the stream reports what they mean for it (a stream-error event, a reconnect warning).
+spdlog::level::level_enum MapFfmpegLevel(int level) {
+  if (level <= AV_LOG_FATAL) return spdlog::level::err;
+  if (level <= AV_LOG_WARNING) return spdlog::level::warn;
+  if (level <= AV_LOG_VERBOSE) return spdlog::level::debug;
+  return spdlog::level::trace;
+}
+
+// A flood guard: at most this many FFmpeg lines a second at warn or error (a corrupt stream can
+// make the decoder complain for every packet); the rest of that second go to debug.
+constexpr int kLoudLinesPerSecond = 20;
+bool TooLoud() {
+  static std::mutex mutex;
+  static int64_t second = -1;  // guarded by mutex
+  static int lines = 0;        // guarded by mutex
+  const int64_t now = NowNs() / 1000000000;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (now != second) {
+    second = now;
+    lines = 0;
+  }
+  return ++lines > kLoudLinesPerSecond;
+}
+
+// FFmpeg's (and libx264's, through FFmpeg) log lines go to vstream's log, never straight to stderr.
 // Errors logged by our decoders and demuxers are counted: that is how concealed corruption shows.
 void ForwardFfmpegLog(void* avcl, int level, const char* format, va_list args) {
   if (level <= AV_LOG_ERROR && avcl != nullptr) CountLoggedError(avcl);
-  if (level > av_log_get_level()) return;
+  // av_image_check_size2's refusal of a frame larger than AVCodecContext::max_pixels.
+  const bool pixel_limit = level <= AV_LOG_ERROR && format != nullptr && std::strstr(format, "max pixel count") != nullptr;
+  spdlog::level::level_enum mapped = MapFfmpegLevel(level);
+  if (mapped > spdlog::level::info && ConcernsAnInput(avcl)) mapped = spdlog::level::info;
+  spdlog::logger& logger = Logger();
+  if (!logger.should_log(mapped) && !pixel_limit) return;
   char line[1024];
   int print_prefix = 1;
   av_log_format_line2(avcl, level, format, args, line, sizeof(line), &print_prefix);
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) return;
-  if (level <= AV_LOG_FATAL) {
-    VSTREAM_LOG_WARN("ffmpeg: {}", text);
+  if (pixel_limit) NotePixelLimit(avcl, text);
+  if (mapped < spdlog::level::warn || !TooLoud()) {
+    logger.log(mapped, "ffmpeg: {}", text);
   } else {
-    VSTREAM_LOG_DEBUG("ffmpeg: {}", text);
+    logger.debug("ffmpeg: {}", text);
   }
 }
+
+// Set when libvstream is loaded, before any module opens an FFmpeg encoder or decoder.
+[[maybe_unused]] const bool kFfmpegLogRouted = (RouteFfmpegLog(), true);
 
 void InitFfmpegOnce() {
   static const bool done = [] {
     avdevice_register_all();
     avformat_network_init();
-    av_log_set_callback(ForwardFfmpegLog);
-    av_log_set_level(AV_LOG_WARNING);
+    RouteFfmpegLog();
     return true;
   }();
   (void)done;
 }
-
 
 bool IsImageFile(const std::filesystem::path& path) {
   static const char* kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
@@ -87,6 +132,16 @@ int ReadFeed(void* opaque, uint8_t* buffer, int size) {
 }
 
 }  // namespace
+
+void RouteFfmpegLog() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_callback(ForwardFfmpegLog);
+    // FFmpeg drops lines above this level before the callback; the callback drops what vstream's
+    // log level hides, before formatting.
+    av_log_set_level(AV_LOG_VERBOSE);
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // ByteFeed
@@ -148,15 +203,23 @@ InputKind ClassifyInput(const std::string& uri) {
   return InputKind::kFile;
 }
 
+namespace {
+// The input the calling thread is opening or reading (the reader thread's), for FFmpeg log lines
+// whose context is not ours: avformat_find_stream_info's internal decoders.
+thread_local const void* t_current_input = nullptr;
+}  // namespace
+
 struct StreamReader::Input {
   Input() {
     std::lock_guard<std::mutex> lock(InputsMutex());
     LiveInputs().insert(this);
+    t_current_input = this;
   }
   ~Input() {
     {
       std::lock_guard<std::mutex> lock(InputsMutex());
       LiveInputs().erase(this);
+      if (t_current_input == this) t_current_input = nullptr;
     }
     sws_freeContext(sws);
     av_frame_free(&frame);
@@ -168,10 +231,13 @@ struct StreamReader::Input {
       av_freep(&avio->buffer);
       avio_context_free(&avio);
     }
+    if (fifo_fd >= 0) ::close(fifo_fd);
   }
 
   AVFormatContext* format = nullptr;
-  AVIOContext* avio = nullptr;  // custom I/O for memory inputs
+  AVIOContext* avio = nullptr;  // custom I/O for memory inputs and FIFOs
+  int fifo_fd = -1;             // a FIFO opened non-blocking (see OpenFifo)
+  const std::atomic<bool>* stop = nullptr;  // the reader's: the FIFO's read callback gives up when set
   AVCodecContext* decoder = nullptr;
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
@@ -188,6 +254,11 @@ struct StreamReader::Input {
   int64_t unconverted = 0;  // decoded frames that could not be turned into output frames
   std::string last_decode_error;
   std::atomic<int64_t> logged_errors{0};  // errors FFmpeg logged for this input (any thread)
+  // A frame FFmpeg refused to allocate because it is larger than max_frame_pixels (any thread).
+  std::atomic<int64_t> refused_width{0};
+  std::atomic<int64_t> refused_height{0};
+  std::atomic<bool> refused{false};
+  Status fatal;  // what ends the stream from inside EmitDecoded
   std::shared_ptr<BufferPool> pool;
   int pool_width = 0;
   int pool_height = 0;
@@ -205,6 +276,52 @@ void CountLoggedError(void* avcl) {
   if (opaque == nullptr) return;
   std::lock_guard<std::mutex> lock(InputsMutex());
   if (LiveInputs().count(opaque) != 0) static_cast<StreamReader::Input*>(opaque)->logged_errors.fetch_add(1);
+}
+
+// The input an FFmpeg log context belongs to: one of our demuxers or decoders (their `opaque`),
+// a context whose parent is one (av_image_check_size2's), or else the input the logging thread
+// reads (avformat_find_stream_info's own decoders and the protocols have no link to it).
+// Caller holds InputsMutex().
+StreamReader::Input* InputOfLocked(void* avcl) {
+  void* context = avcl;
+  for (int depth = 0; context != nullptr && depth < 4; ++depth) {
+    const AVClass* cls = *static_cast<const AVClass**>(context);
+    if (cls == nullptr) break;
+    const void* opaque = nullptr;
+    if (cls == avcodec_get_class()) opaque = static_cast<AVCodecContext*>(context)->opaque;
+    if (cls == avformat_get_class()) opaque = static_cast<AVFormatContext*>(context)->opaque;
+    if (opaque != nullptr && LiveInputs().count(opaque) != 0) {
+      return static_cast<StreamReader::Input*>(const_cast<void*>(opaque));
+    }
+    if (cls->parent_log_context_offset <= 0) break;
+    context = *reinterpret_cast<void**>(static_cast<uint8_t*>(context) + cls->parent_log_context_offset);
+  }
+  if (t_current_input != nullptr && LiveInputs().count(t_current_input) != 0) {
+    return static_cast<StreamReader::Input*>(const_cast<void*>(t_current_input));
+  }
+  return nullptr;
+}
+
+bool ConcernsAnInput(void* avcl) {
+  if (t_current_input != nullptr) return true;  // the reader thread's own, alive while set
+  std::lock_guard<std::mutex> lock(InputsMutex());
+  return InputOfLocked(avcl) != nullptr;
+}
+
+// "Picture size WxH exceeds specified max pixel count N" (av_image_check_size2, whose log
+// context's parent is the codec context): marks the input it concerns.
+void NotePixelLimit(void* avcl, const std::string& line) {
+  unsigned width = 0;
+  unsigned height = 0;
+  if (const size_t at = line.find("Picture size "); at != std::string::npos) {
+    std::sscanf(line.c_str() + at, "Picture size %ux%u", &width, &height);
+  }
+  std::lock_guard<std::mutex> lock(InputsMutex());
+  StreamReader::Input* input = InputOfLocked(avcl);
+  if (input == nullptr) return;
+  input->refused_width = width;
+  input->refused_height = height;
+  input->refused = true;
 }
 }  // namespace
 
@@ -276,6 +393,92 @@ StatusCode OpenErrorCode(int rc) {
   }
   return StatusCode::kRuntimeError;
 }
+
+// Reads a FIFO opened with O_NONBLOCK: poll() with a short timeout, so that Stop() is seen while
+// no writer is there or it is silent (a blocking open or read would ignore FFmpeg's interrupt
+// callback). Linux reports no hang-up on such a FIFO until a writer has come and gone, so the
+// stream waits for its writer, reads until the writer closes, then ends.
+int ReadFifo(void* opaque, uint8_t* buffer, int size) {
+  auto* input = static_cast<StreamReader::Input*>(opaque);
+  while (true) {
+    if (input->stop->load(std::memory_order_relaxed)) return AVERROR_EXIT;
+    pollfd waiting{input->fifo_fd, POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, 100);
+    if (ready < 0 && errno != EINTR) return AVERROR(errno);
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(input->fifo_fd, buffer, static_cast<size_t>(size));
+    if (n > 0) return static_cast<int>(n);
+    if (n == 0) return AVERROR_EOF;
+    if (errno != EAGAIN && errno != EINTR) return AVERROR(errno);
+  }
+}
+
+// A printf pattern of an image sequence ("frames/img_%04d.png"), the way FFmpeg's image2 reads it:
+// one %d or %0Nd (zero-padded to N digits), %% for a percent sign.
+struct SequencePattern {
+  std::filesystem::path folder;
+  std::string prefix;
+  std::string suffix;
+  int width = 0;
+  bool valid = false;
+
+  explicit SequencePattern(const std::string& pattern) {
+    const std::filesystem::path path(pattern);
+    folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    if (folder.string().find('%') != std::string::npos) return;
+    const std::string name = path.filename().string();
+    std::string* part = &prefix;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (name[i] != '%') {
+        *part += name[i];
+        continue;
+      }
+      if (i + 1 < name.size() && name[i + 1] == '%') {
+        *part += '%';
+        ++i;
+        continue;
+      }
+      if (part == &suffix) return;  // a second number
+      size_t j = i + 1;
+      while (j < name.size() && std::isdigit(static_cast<unsigned char>(name[j])) && width < 100) {
+        width = width * 10 + (name[j++] - '0');
+      }
+      if (j >= name.size() || name[j] != 'd') return;
+      part = &suffix;
+      i = j;
+    }
+    valid = part == &suffix;
+  }
+
+  /// The number in `name` when the pattern makes exactly that name from it, else -1.
+  int64_t NumberOf(const std::string& name) const {
+    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      return -1;
+    }
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return -1;
+    }
+    const int64_t number = std::stoll(digits);
+    char formatted[64];
+    std::snprintf(formatted, sizeof(formatted), "%0*lld", width, static_cast<long long>(number));
+    return digits == formatted ? number : -1;
+  }
+
+  /// The numbers of the files in the folder that the pattern names.
+  std::set<int64_t> Scan() const {
+    std::set<int64_t> numbers;
+    if (!valid) return numbers;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+      if (!entry.is_regular_file(error)) continue;
+      const int64_t number = NumberOf(entry.path().filename().string());
+      if (number >= 0) numbers.insert(number);
+    }
+    return numbers;
+  }
+};
 
 // "folder/*.<ext>" for the most common image extension in `folder` (read in name order), or "".
 std::string ImageFolderPattern(const std::string& folder) {
@@ -356,6 +559,17 @@ Status StreamReader::ResolveTarget(Input& input, OpenTarget* target) {
           return {StatusCode::kNotFound, "image folder " + name + " holds no images (.jpg, .png, .bmp, .tif, .webp, ...)"};
         }
         av_dict_set(&target->options, "pattern_type", "glob", 0);
+      } else {
+        // image2 reads numbers in a row from the first file it finds among the first five: it
+        // would stop at the first missing number and miss a sequence starting at 100. Start each
+        // pass at a number whose file exists; EndOfFile continues after a gap.
+        if (sequence_start_ < 0) {
+          sequence_numbers_ = SequencePattern(target->url).Scan();
+          if (!sequence_numbers_.empty()) sequence_start_ = *sequence_numbers_.begin();
+        }
+        if (sequence_start_ >= 0) {
+          av_dict_set(&target->options, "start_number", std::to_string(sequence_start_).c_str(), 0);
+        }
       }
       if (settings_.frame_rate > 0) {
         av_dict_set(&target->options, "framerate", std::to_string(settings_.frame_rate).c_str(), 0);
@@ -367,11 +581,51 @@ Status StreamReader::ResolveTarget(Input& input, OpenTarget* target) {
         av_dict_set(&target->options, "rtsp_transport", settings_.rtsp_transport.c_str(), 0);
       }
       break;
-    case InputKind::kFile:
+    case InputKind::kFile: {
       if (target->url.rfind("file://", 0) == 0) target->url = target->url.substr(7);
+      struct stat info {};
+      if (::stat(target->url.c_str(), &info) == 0 && S_ISFIFO(info.st_mode)) return OpenFifo(input, target);
       break;
+    }
   }
   return Status::Ok();
+}
+
+Status StreamReader::OpenFifo(Input& input, OpenTarget* target) {
+  const int fd = ::open(target->url.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return {StatusCode::kRuntimeError, "cannot open '" + uri_ + "': " + std::strerror(errno)};
+  input.fifo_fd = fd;
+  input.stop = &stop_;
+  constexpr int kAvioBuffer = 64 * 1024;
+  auto* buffer = static_cast<uint8_t*>(av_malloc(kAvioBuffer));
+  input.avio = avio_alloc_context(buffer, kAvioBuffer, 0, &input, &ReadFifo, nullptr, nullptr);
+  input.avio->seekable = 0;
+  input.format->pb = input.avio;
+  input.format->flags |= AVFMT_FLAG_CUSTOM_IO;
+  return Status::Ok();  // the URL stays: the demuxer is guessed from the name's extension too
+}
+
+bool StreamReader::NextSequenceNumber(int64_t after, int64_t* next) const {
+  const auto it = sequence_numbers_.upper_bound(after);
+  if (it == sequence_numbers_.end()) return false;
+  *next = *it;
+  return true;
+}
+
+Status StreamReader::CheckFrameSize(Input& input, int64_t width, int64_t height) {
+  if (width <= 0 || height <= 0 || width * height <= settings_.max_frame_pixels) {
+    if (!input.refused) return Status::Ok();
+    width = input.refused_width;  // the size FFmpeg refused to allocate
+    height = input.refused_height;
+  }
+  permanent_failure_ = true;
+  const std::string size = width > 0 && height > 0 ? " of " + std::to_string(width) + "x" + std::to_string(height) +
+                                                           " (" + std::to_string(width * height) + " pixels)"
+                                                     : "";
+  return {StatusCode::kInvalidArgument,
+          "'" + uri_ + "' has frames" + size + ", more than max_frame_pixels (" +
+              std::to_string(settings_.max_frame_pixels) +
+              ") allows; the stream ends before they are decoded (raise max_frame_pixels to read it)"};
 }
 
 Status StreamReader::OpenDemuxer(Input& input, OpenTarget& target) {
@@ -386,7 +640,18 @@ Status StreamReader::OpenDemuxer(Input& input, OpenTarget& target) {
     }
     return {OpenErrorCode(rc), "cannot open " + name + ": " + AvError(rc)};
   }
-  rc = avformat_find_stream_info(input.format, nullptr);
+  // max_frame_pixels binds the decoders avformat_find_stream_info opens to probe the streams as
+  // well: without it, a small file of huge dimensions is decoded (and allocated) right here.
+  const std::string limit = std::to_string(settings_.max_frame_pixels);
+  std::vector<AVDictionary*> probe_options(input.format->nb_streams, nullptr);
+  for (AVDictionary*& options : probe_options) av_dict_set(&options, "max_pixels", limit.c_str(), 0);
+  rc = avformat_find_stream_info(input.format, probe_options.empty() ? nullptr : probe_options.data());
+  for (AVDictionary*& options : probe_options) av_dict_free(&options);
+  if (input.refused) {
+    const int index = av_find_best_stream(input.format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    const AVCodecParameters* parameters = index >= 0 ? input.format->streams[index]->codecpar : nullptr;
+    return CheckFrameSize(input, parameters != nullptr ? parameters->width : 0, parameters != nullptr ? parameters->height : 0);
+  }
   if (rc < 0) return {StatusCode::kRuntimeError, "cannot read stream information from " + name + ": " + AvError(rc)};
   return Status::Ok();
 }
@@ -416,7 +681,7 @@ Status StreamReader::SelectVideoStream(Input& input, const AVCodec** codec) {
   const AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
   if (rate.num > 0 && rate.den > 0) input.frame_duration_us = av_rescale_q(1, av_inv_q(rate), kMicroseconds);
   if (input.frame_duration_us <= 0) input.frame_duration_us = 40000;
-  return Status::Ok();
+  return CheckFrameSize(input, stream->codecpar->width, stream->codecpar->height);
 }
 
 void StreamReader::UseHardwareDecoder(Input& input, const AVCodec* codec) {
@@ -455,6 +720,7 @@ Status StreamReader::OpenDecoder(Input& input, const AVCodec* codec) {
   input.decoder->pkt_timebase = stream->time_base;
   input.decoder->thread_count = settings_.decoder_threads;
   input.decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  input.decoder->max_pixels = settings_.max_frame_pixels;  // FFmpeg refuses to allocate larger frames
   if (settings_.hardware) UseHardwareDecoder(input, codec);
   if (const int rc = avcodec_open2(input.decoder, codec, nullptr); rc < 0) {
     return {StatusCode::kRuntimeError,
@@ -480,20 +746,39 @@ Status StreamReader::OpenInput(std::unique_ptr<Input>* out) {
 
 bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>& emit) {
   AVFrame* decoded = input.frame;
+  // A decoder that does not check AVCodecContext::max_pixels itself: nothing larger goes on.
+  if (Status s = CheckFrameSize(input, decoded->width, decoded->height); !s) {
+    input.fatal = s;
+    return false;
+  }
   const int64_t index = next_index_++;
   ++input.frames_decoded;
   input.consecutive_decode_errors = 0;
+
+  // A network input that came back: the time without frames shows in pts and is reported.
+  const Clock::time_point decoded_at = Clock::now();
+  int64_t step_us = input.frame_duration_us;  // pts advance when a segment starts or pts is missing
+  if (gap_pending_) {
+    gap_pending_ = false;
+    const int64_t gap_us = std::chrono::duration_cast<std::chrono::microseconds>(decoded_at - last_frame_time_).count();
+    step_us = std::max(step_us, gap_us);
+    gap_to_report_ms_ = gap_us / 1000;
+    VSTREAM_LOG_WARN("stream '{}': '{}' is back after {} ms without frames ({} reconnect attempt(s) after: {}); "
+                     "frame {} resumes the stream",
+                     stream_id_, uri_, gap_to_report_ms_, gap_attempts_, gap_cause_, index);
+  }
+  last_frame_time_ = decoded_at;
 
   // Timestamps in microseconds, increasing even when the input has none or they jump back.
   int64_t pts = decoded->best_effort_timestamp;
   int64_t pts_us = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(pts, input.time_base, kMicroseconds);
   if (pts_us != AV_NOPTS_VALUE && rebase_) {
-    pts_offset_ = have_pts_ ? last_pts_ + input.frame_duration_us - pts_us : 0;
+    pts_offset_ = have_pts_ ? last_pts_ + step_us - pts_us : 0;
   }
   rebase_ = false;
   int64_t out_pts = pts_us == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pts_us + pts_offset_;
   if (out_pts == AV_NOPTS_VALUE || (have_pts_ && out_pts <= last_pts_)) {
-    out_pts = have_pts_ ? last_pts_ + input.frame_duration_us : 0;
+    out_pts = have_pts_ ? last_pts_ + step_us : 0;
   }
   last_pts_ = out_pts;
   have_pts_ = true;
@@ -548,6 +833,10 @@ bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>
   frame->time_base = {1, 1000000};
   frame->image = std::move(image);
   if (decoded->decode_error_flags != 0 || (decoded->flags & AV_FRAME_FLAG_CORRUPT) != 0) frame->SetFlag(kFrameInvalid);
+  if (gap_to_report_ms_ >= 0) {
+    frame->data.Set<int64_t>(DataSource::kGapKey, gap_to_report_ms_);
+    gap_to_report_ms_ = -1;
+  }
 
   if (settings_.frame_rate > 0) {
     const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / settings_.frame_rate));
@@ -574,10 +863,18 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
       // Time spent waiting for the pipeline to take a frame is not silence from the input.
       last_activity_ns_.store(NowNs(), std::memory_order_relaxed);
       av_frame_unref(input.frame);
+      if (!keep_going && !input.fatal) {
+        *error = input.fatal;
+        return Outcome::kFailed;
+      }
       if (!keep_going) return Outcome::kStopped;
     }
   };
   auto too_many_errors = [&] {
+    if (input.refused) {  // the decoder would not allocate a frame above max_frame_pixels
+      *error = CheckFrameSize(input, 0, 0);
+      return true;
+    }
     if (input.consecutive_decode_errors < settings_.max_decode_errors) return false;
     *error = {StatusCode::kRuntimeError,
               "cannot decode " + name + ": " + std::to_string(input.consecutive_decode_errors) +
@@ -592,7 +889,11 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
       if (stopped()) return Outcome::kStopped;
       // Drain the decoder: frames it still holds are part of the stream.
       avcodec_send_packet(input.decoder, nullptr);
-      if (receive_all() == Outcome::kStopped) return Outcome::kStopped;
+      if (const Outcome drained = receive_all(); drained != Outcome::kEnded) return drained;
+      if (input.refused) {
+        *error = CheckFrameSize(input, 0, 0);
+        return Outcome::kFailed;
+      }
       if (rc == AVERROR_EOF || (input.avio != nullptr && rc == AVERROR(EIO))) return Outcome::kEnded;
       if (stalled_) {
         *error = {StatusCode::kUnavailable,
@@ -617,7 +918,7 @@ StreamReader::Outcome StreamReader::Decode(Input& input, const std::function<boo
       if (too_many_errors()) return Outcome::kFailed;
       continue;
     }
-    if (receive_all() == Outcome::kStopped) return Outcome::kStopped;
+    if (const Outcome received = receive_all(); received != Outcome::kEnded) return received;
     if (too_many_errors()) return Outcome::kFailed;
   }
   return Outcome::kStopped;
@@ -635,6 +936,21 @@ Status StreamReader::EndOfFile(Input& input, int64_t first_index, bool* again) {
   packets_total_ += input.packets_read;
   packets_lost_ += std::max<int64_t>(0, input.packets_read - input.frames_decoded) + input.unconverted;
   errors_logged_ += input.logged_errors.load();
+  if (kind_ == InputKind::kImageSequence && sequence_start_ >= 0 && !stopped()) {
+    // image2 stopped at a missing number: go on with the next file there is.
+    const int64_t last = sequence_start_ + std::max<int64_t>(input.packets_read, 1) - 1;
+    int64_t next = 0;
+    if (NextSequenceNumber(last, &next)) {
+      VSTREAM_LOG_WARN("stream '{}': '{}' has no {}; going on with number {}", stream_id_, uri_,
+                       next - 1 == last + 1 ? "file numbered " + std::to_string(last + 1)
+                                            : "files numbered " + std::to_string(last + 1) + " to " + std::to_string(next - 1),
+                       next);
+      sequence_start_ = next;
+      *again = true;
+      return Status::Ok();
+    }
+    sequence_start_ = *sequence_numbers_.begin();  // a loop starts over
+  }
   if (settings_.loop && kind_ != InputKind::kMemory && kind_ != InputKind::kCamera && !stopped()) {
     if (next_index_ == first_index) return {StatusCode::kRuntimeError, "'" + uri_ + "' has no frames to loop over"};
     *again = true;
@@ -681,8 +997,8 @@ Status StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
     if (stopped() || outcome == Outcome::kStopped) return Status::Ok();
     last_problem = problem;
     if (attempts == 0) cause = problem;
-    if (!network || attempts >= settings_.reconnect) {
-      if (network && settings_.reconnect > 0) {
+    if (!network || attempts >= settings_.reconnect || permanent_failure_) {
+      if (network && settings_.reconnect > 0 && !permanent_failure_) {
         return {cause.code(), cause.message() + "; gave up after " + std::to_string(attempts) + " reconnect attempt(s)" +
                                   (last_problem.message() != cause.message() ? " (last: " + last_problem.message() + ")" : "")};
       }
@@ -693,6 +1009,11 @@ Status StreamReader::Run(const std::function<bool(FramePtr)>& emit) {
     ++attempts;
     VSTREAM_LOG_WARN("stream '{}': {}; reconnecting in {} ms (attempt {} of {})", stream_id_, last_problem.message(),
                      delay, attempts, settings_.reconnect);
+    if (next_index_ > 0) {  // the stream had frames: the first one after the reconnect reports the gap
+      gap_pending_ = true;
+      gap_attempts_ = attempts;
+      gap_cause_ = cause.message();
+    }
     if (!WaitFor(Clock::now() + std::chrono::milliseconds(delay))) return Status::Ok();
     rebase_ = true;
   }

@@ -6,9 +6,14 @@
 // returns a Status: OK when the input ended normally or was stopped, else an error whose message
 // names the input and the cause (the stream-error event's text) and whose code says what kind of
 // failure it was: kNotFound (no such file, no images in the folder), kInvalidArgument (an input
-// that cannot be video: a bad mem:// codec, no video stream), kUnavailable (a codec or device this
-// machine lacks, a network input that is unreachable, silent or gone) or kRuntimeError (reading or
-// decoding failed: corrupt, truncated or undecodable data).
+// that cannot be video: a bad mem:// codec, no video stream, frames larger than max_frame_pixels),
+// kUnavailable (a codec or device this machine lacks, a network input that is unreachable, silent
+// or gone) or kRuntimeError (reading or decoding failed: corrupt, truncated or undecodable data).
+//
+// Reads that FFmpeg cannot interrupt: a FIFO is read through poll(), so Stop() reaches it; any
+// other system call that blocks (a hung network mount, a terminal) keeps Run() from returning
+// until it does. DataSource then abandons the thread after a grace period (see data_source.cpp):
+// everything Run() touches is owned by the StreamReader, which that thread keeps alive.
 //
 //   StreamReader reader("cam1", "videos/a.mp4", settings, nullptr);
 //   vstream::Status status = reader.Run([&](FramePtr frame) { return Transmit(std::move(frame)); });
@@ -23,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,7 +54,13 @@ struct ReaderSettings {
   std::string rtsp_transport = "tcp";
   int max_decode_errors = 50;    // consecutive packets the decoder rejects before the stream fails
   size_t memory_buffer_bytes = 4u << 20;
+  int64_t max_frame_pixels = int64_t{8192} * 8192;  // larger frames end the stream before they are decoded
 };
+
+/// Registers vstream's FFmpeg log callback (once per process; later calls do nothing): FFmpeg's
+/// lines, libx264's included, go to vstream's log at the mapped level instead of stderr. Runs
+/// when libvstream is loaded; StreamReader calls it again in case that was skipped.
+void RouteFfmpegLog();
 
 /// Bytes pushed from memory for a "mem://" input: a bounded FIFO that FFmpeg reads through a
 /// custom AVIOContext. Push blocks while full; Read blocks while empty.
@@ -108,6 +120,12 @@ class StreamReader {
   Status OpenDecoder(Input& input, const AVCodec* codec);
   void UseHardwareDecoder(Input& input, const AVCodec* codec);  // the first that works, else warns once
 
+  Status OpenFifo(Input& input, OpenTarget* target);      // a FIFO, read without blocking Stop()
+  Status CheckFrameSize(Input& input, int64_t width, int64_t height);  // max_frame_pixels
+  /// Image sequences by pattern: the numbers of the files that exist, so that a gap does not end
+  /// the sequence. Sets `next` to the first number after `after` with a file (false: none).
+  bool NextSequenceNumber(int64_t after, int64_t* next) const;
+
   Outcome Decode(Input& input, const std::function<bool(FramePtr)>& emit, Status* error);
   /// After a file-like input ended: checks it was complete and clean. Sets `again` (and returns OK)
   /// when looping restarts it; `first_index` is next_index_ when this pass began.
@@ -142,6 +160,16 @@ class StreamReader {
   int64_t last_position_ = -1;   // its byte position when the interrupt callback last looked
   std::chrono::steady_clock::time_point next_due_;
   bool hardware_warned_ = false;
+  // Network inputs: the gap a reconnect left, reported with the first frame after it.
+  std::chrono::steady_clock::time_point last_frame_time_;
+  bool gap_pending_ = false;   // reconnected: the next decoded frame ends a gap
+  int64_t gap_to_report_ms_ = -1;  // the gap, for the next frame handed out
+  int gap_attempts_ = 0;
+  std::string gap_cause_;
+  // Image sequences by printf pattern: the numbers whose files exist, and where this pass starts.
+  std::set<int64_t> sequence_numbers_;
+  int64_t sequence_start_ = -1;
+  bool permanent_failure_ = false;  // reconnecting cannot help (frames above max_frame_pixels)
 };
 
 }  // namespace vstream::detail

@@ -1,5 +1,8 @@
 // Bad inputs: each one ends its own stream with an error event that names the input and the
 // cause, then its EOS; the other streams run to the end.
+#include <sys/resource.h>
+#include <zlib.h>
+
 #include <fstream>
 #include <random>
 
@@ -17,6 +20,92 @@ void WriteBytes(const std::string& path, const std::vector<char>& bytes) {
 std::vector<char> ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A black 8-bit greyscale PNG of width x height, written row by row: all zeros deflate about
+// several hundred to one, so 15000x15000 (225 MB decoded, 675 MB as BGR) takes well under 1 MB.
+bool WriteBlackPng(const std::string& path, uint32_t width, uint32_t height) {
+  std::ofstream out(path, std::ios::binary);
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    uLong crc = crc32(0, reinterpret_cast<const Bytef*>(type.data()), static_cast<uInt>(type.size()));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
+    out << be32(static_cast<uint32_t>(data.size())) << type << data << be32(static_cast<uint32_t>(crc));
+  };
+  out << "\x89PNG\r\n\x1a\n";
+  chunk("IHDR", be32(width) + be32(height) + std::string{8, 0, 0, 0, 0});  // 8 bits, grey, no interlace
+  z_stream z{};
+  if (deflateInit(&z, Z_BEST_SPEED) != Z_OK) return false;
+  const std::vector<Bytef> row(width + 1, 0);  // filter byte 0, then black pixels
+  std::string compressed;
+  std::vector<Bytef> buffer(1 << 16);
+  for (uint32_t y = 0; y <= height; ++y) {
+    const bool last = y == height;
+    z.next_in = last ? nullptr : const_cast<Bytef*>(row.data());
+    z.avail_in = last ? 0 : static_cast<uInt>(row.size());
+    do {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
+      compressed.append(reinterpret_cast<const char*>(buffer.data()), buffer.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  chunk("IDAT", compressed);
+  chunk("IEND", "");
+  return static_cast<bool>(out);
+}
+
+int64_t PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024;
+}
+
+TEST(DataSourceErrors, FramesAboveMaxFramePixelsEndTheStreamBeforeDecoding) {
+  test::ScratchDir dir("datasource_max_pixels");
+  // 15000x15000: a few hundred KB of PNG that decodes to 225 MB, or 675 MB as BGR.
+  ASSERT_TRUE(WriteBlackPng(dir / "huge.png", 15000, 15000));
+  ASSERT_LT(std::filesystem::file_size(dir / "huge.png"), 1u << 20);
+  ASSERT_TRUE(test::MakeVideo(dir / "good.mp4", "libx264", 320, 240, 30));
+  const int64_t rss_before = PeakRssMb();
+  {
+    Harness h("", /*keep_frames=*/false);  // the default max_frame_pixels: 8192x8192
+    ASSERT_TRUE(h.pipeline.AddSource("huge", dir / "huge.png"));
+    ASSERT_TRUE(h.pipeline.AddSource("good", dir / "good.mp4"));
+    ASSERT_TRUE(h.Finish());
+    const auto errors = h.ErrorsOf("huge");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("max_frame_pixels"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("15000x15000"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find(dir / "huge.png"), std::string::npos) << errors[0];
+    EXPECT_EQ(h.sink->frames()["huge"].size(), 0u);
+    EXPECT_EQ(h.sink->frames()["good"].size(), 30u);  // the other stream goes on
+    EXPECT_EQ(h.ErrorsOf("good").size(), 0u);
+    EXPECT_EQ(h.events.Count(EventType::kStreamEos), 2u);
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // Not even FFmpeg's probing decoded it: no allocation anywhere near 225 MB.
+  EXPECT_LT(PeakRssMb() - rss_before, 150) << "peak RSS went from " << rss_before << " MB to " << PeakRssMb() << " MB";
+#endif
+}
+
+TEST(DataSourceErrors, MaxFramePixelsIsAParameterAndAStreamOption) {
+  test::ScratchDir dir("datasource_max_pixels_param");
+  ASSERT_TRUE(test::MakeVideo(dir / "a.mp4", "libx264", 320, 240, 10));  // 76800 pixels
+  Harness h(R"("max_frame_pixels": 76799)", /*keep_frames=*/false);
+  ASSERT_TRUE(h.pipeline.AddSource("small_limit", dir / "a.mp4"));
+  ASSERT_TRUE(h.pipeline.AddSource("raised", dir / "a.mp4", {{"max_frame_pixels", "76800"}}));
+  ASSERT_TRUE(h.Finish());
+  const auto errors = h.ErrorsOf("small_limit");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("320x240 (76800 pixels), more than max_frame_pixels (76799)"), std::string::npos)
+      << errors[0];
+  EXPECT_EQ(h.sink->frames()["raised"].size(), 10u);
+  EXPECT_EQ(h.ErrorsOf("raised").size(), 0u);
 }
 
 TEST(DataSourceErrors, EachBadInputGetsItsEventAndTheOthersFinish) {
