@@ -307,6 +307,7 @@ void IpcServer::ReapFinished() {
   std::vector<std::shared_ptr<Connection>> finished;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;  // Stop joins every connection it saw itself
     for (auto it = connections_.begin(); it != connections_.end();) {
       if ((*it)->finished.load()) {
         finished.push_back(*it);
@@ -390,6 +391,8 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
       options.wake = connection->wake_fd;
       options.message_timeout_ms = settings_.message_timeout_ms;
       options.fds = &fds;
+      options.max_payload = settings_.max_message_bytes;
+      options.max_payload_name = "max_message_bytes";
       Status s = ReceiveMessage(connection->fd, options, &type, &payload);
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -405,10 +408,7 @@ void IpcServer::Serve(const std::shared_ptr<Connection>& connection) {
         break;
       }
       Status handled;
-      if (payload.size() > settings_.max_message_bytes) {
-        handled = {StatusCode::kInvalidArgument, "a " + std::to_string(payload.size()) + "-byte message is more than this server's "
-                                                 "limit of " + std::to_string(settings_.max_message_bytes) + " (its max_message_bytes)"};
-      } else if (!fds.fds.empty() && type != MessageType::kHello) {
+      if (!fds.fds.empty() && type != MessageType::kHello) {
         handled = {StatusCode::kInvalidArgument, "a file descriptor came with a message other than Hello"};
       } else if (type == MessageType::kHello) {
         handled = HandleHello(connection, payload, fds.Take());
@@ -750,9 +750,17 @@ void IpcServer::UpdateExpecting() {
 }
 
 void IpcServer::ReportOnce(Connection& connection, const std::string& key, const std::string& message) {
+  // Bounded: a client that makes up a new bad stream id per frame must not grow this set (or the
+  // log) without end.
+  constexpr size_t kMostReported = 256;
+  if (connection.reported.size() >= kMostReported) return;
   if (!connection.reported.insert(key).second) return;
   VSTREAM_LOG_WARN("module '{}': {}", settings_.module, message);
   module_->ReportModuleError(message);
+  if (connection.reported.size() == kMostReported) {
+    VSTREAM_LOG_WARN("module '{}': client process {} caused {} distinct problems; further ones are not reported",
+                     settings_.module, connection.pid, kMostReported);
+  }
 }
 
 }  // namespace vstream::detail::ipc

@@ -294,6 +294,11 @@ Status ReceiveMessage(int fd, const ReceiveOptions& options, MessageType* type, 
   if (Status s = ReadExactly(fd, options, false, header, sizeof(header), &first_byte); !s) return s;
   uint32_t size = 0;
   if (Status s = DecodeHeader(header, sizeof(header), type, &size); !s) return s;
+  if (size > options.max_payload) {
+    const std::string name = options.max_payload_name;
+    return {StatusCode::kInvalidArgument, "a " + std::to_string(size) + "-byte message is more than the limit of " +
+                                              std::to_string(options.max_payload) + (name.empty() ? "" : " (its " + name + ")")};
+  }
   payload->resize(size);
   return ReadExactly(fd, options, true, reinterpret_cast<uint8_t*>(payload->data()), size, &first_byte);
 }

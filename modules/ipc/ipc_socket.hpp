@@ -71,6 +71,8 @@ struct ReceiveOptions {
   bool wake_mid_message = false;  // also once part of a message has come (the connection is then unusable)
   int message_timeout_ms = -1;    // once its first byte came, the rest of a message must come within this
   ReceivedFds* fds = nullptr;     // where fds passed with the message go; nullptr: they are closed
+  uint32_t max_payload = kMaxPayload;  // a larger message is refused from its header, before it is read
+  const char* max_payload_name = "";   // named in that error (a parameter), if not empty
 };
 
 /// Reads one whole message, waiting on `fd` and, until the message's first byte arrives, on `wake`
