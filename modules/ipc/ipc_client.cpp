@@ -307,6 +307,21 @@ Status IpcClient::Send(const FramePtr& frame) {
   return Status::Ok();
 }
 
+std::string IpcClient::QueuedRefusal(int fd) const {
+  pollfd readable{fd, POLLIN, 0};
+  if (::poll(&readable, 1, 0) <= 0) return "";
+  MessageType type{};
+  std::string payload;
+  ReceiveOptions options;
+  options.message_timeout_ms = 100;
+  std::string reason;
+  if (!ReceiveMessage(fd, options, &type, &payload) || type != MessageType::kError ||
+      !DecodeError(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &reason)) {
+    return "";
+  }
+  return "the ModuleIPC server on '" + settings_.socket_path + "' refused this client: " + reason;
+}
+
 ReceiveOptions IpcClient::ReceiveOptionsForServer() const {
   ReceiveOptions options;
   options.wake = wake_fd_;
@@ -367,7 +382,8 @@ bool IpcClient::Connect(int* fd) {
       hello = HelloMessage();
       generation = segment_generation_;
     }
-    if (!SendHello(*fd, hello)) return give_up("");
+    // A server that refuses us may close before our Hello is out: its reason is still queued.
+    if (!SendHello(*fd, hello)) return give_up(QueuedRefusal(*fd));
   }
   MessageType type{};
   std::string payload;

@@ -84,6 +84,8 @@ class IpcClient {
   void Disconnect(int fd, const std::string& why, bool warn);
   bool WaitBackoff(int milliseconds);
   ReceiveOptions ReceiveOptionsForServer() const;
+  /// The reason in an Error the server sent before closing, if one is waiting to be read.
+  std::string QueuedRefusal(int fd) const;
   void EncodeUserData(const Frame& frame, FrameMessage* message);
 
   IpcSender* module_;

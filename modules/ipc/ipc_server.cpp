@@ -73,7 +73,7 @@ struct IpcServer::Connection {
   bool Send(const std::string& bytes) {
     std::lock_guard<std::mutex> lock(send_mutex);
     if (!open) return false;
-    if (outbox.size() + bytes.size() > max_outbox) {
+    if (outbox.size() + writing + bytes.size() > max_outbox) {
       overflowed = true;
       open = false;
       outbox.clear();
@@ -107,9 +107,11 @@ struct IpcServer::Connection {
       if (outbox.empty()) break;  // closing, and everything sent
       std::string batch;
       batch.swap(outbox);
+      writing = batch.size();  // still counts against max_outbox until it is out
       lock.unlock();
       const bool sent = WriteAll(batch);
       lock.lock();
+      writing = 0;
       if (!sent) {  // the peer is gone or stopped reading while we close
         open = false;
         outbox.clear();
@@ -149,6 +151,7 @@ struct IpcServer::Connection {
   std::mutex send_mutex;
   std::condition_variable send_ready;
   std::string outbox;    // guarded by send_mutex
+  size_t writing = 0;    // guarded by send_mutex: bytes the writer took and has not sent yet
   bool open = true;      // guarded by send_mutex: Send accepts messages
   bool closing = false;  // guarded by send_mutex: the writer ends once the outbox is empty
 };

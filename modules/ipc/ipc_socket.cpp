@@ -150,6 +150,14 @@ Status Listen(const std::string& path, Listener* out) {
   const std::string lock_path = path + ".lock";
   listener.lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (listener.lock_fd < 0) return fail(StatusCode::kRuntimeError, Errno("cannot open the lock file '" + lock_path + "'"));
+  // In a shared folder (a socket path like /tmp/x.sock) another user could have made the lock
+  // file first, to hold the lock or keep us from it: only our own private file counts.
+  struct stat lock_info {};
+  if (::fstat(listener.lock_fd, &lock_info) != 0 || lock_info.st_uid != ::geteuid() || (lock_info.st_mode & 0077) != 0) {
+    return fail(StatusCode::kFailedState, "the lock file '" + lock_path + "' is not a private file of this user (uid " +
+                                              std::to_string(::geteuid()) + ", mode 0600); remove it, or give socket_address "
+                                              "a bare name or a path in a folder of your own");
+  }
   if (::flock(listener.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return fail(StatusCode::kFailedState, "another ModuleIPC server already listens on '" + path +

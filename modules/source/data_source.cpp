@@ -320,8 +320,15 @@ void DataSource::Close() {
       std::unique_lock<std::mutex> lock(stream->mutex);
       if (stream->abandoned) continue;
       stream->changed.wait_until(lock, deadline, [&] { return stream->finished; });
-      // Inside Transmit, which refuses frames while the pipeline stops: it returns at once.
-      stream->changed.wait(lock, [&] { return stream->finished || !stream->in_module; });
+      // Inside Transmit, which refuses frames while the pipeline stops: it returns at once. A
+      // host that closes the module while its pipeline still runs may keep it there: say so.
+      if (!stream->changed.wait_until(lock, deadline + stop_timeout_, [&] { return stream->finished || !stream->in_module; })) {
+        VSTREAM_LOG_WARN("module '{}': stream '{}' is still handing a frame on; waiting for the pipeline to take or refuse it",
+                         name(), stream->id);
+        stream->changed.wait(lock, [&] { return stream->finished || !stream->in_module; });
+      }
+      // Just out of Transmit, on its way out: a moment more before it counts as stuck.
+      stream->changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return stream->finished; });
     }
     if (!Abandon(stream) && stream->thread.joinable()) stream->thread.join();
   }

@@ -40,13 +40,15 @@ int64_t NowNs() {
 
 // Inputs open right now, so that the log callback can tell our FFmpeg contexts (their `opaque`
 // points at an Input) from those of other FFmpeg users in the process (OpenCV, say).
+// Never destroyed: a reader abandoned in a system call may return (and unregister its input)
+// after main has returned and static destructors have run.
 std::mutex& InputsMutex() {
-  static std::mutex mutex;
-  return mutex;
+  static auto* mutex = new std::mutex;
+  return *mutex;
 }
 std::set<const void*>& LiveInputs() {
-  static std::set<const void*> inputs;  // guarded by InputsMutex()
-  return inputs;
+  static auto* inputs = new std::set<const void*>;  // guarded by InputsMutex()
+  return *inputs;
 }
 
 void CountLoggedError(void* avcl);
@@ -69,11 +71,11 @@ spdlog::level::level_enum MapFfmpegLevel(int level) {
 // make the decoder complain for every packet); the rest of that second go to debug.
 constexpr int kLoudLinesPerSecond = 20;
 bool TooLoud() {
-  static std::mutex mutex;
+  static auto* mutex = new std::mutex;  // never destroyed, like the inputs' (see above)
   static int64_t second = -1;  // guarded by mutex
   static int lines = 0;        // guarded by mutex
   const int64_t now = NowNs() / 1000000000;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(*mutex);
   if (now != second) {
     second = now;
     lines = 0;
@@ -598,7 +600,11 @@ Status StreamReader::OpenFifo(Input& input, OpenTarget* target) {
   input.stop = &stop_;
   constexpr int kAvioBuffer = 64 * 1024;
   auto* buffer = static_cast<uint8_t*>(av_malloc(kAvioBuffer));
-  input.avio = avio_alloc_context(buffer, kAvioBuffer, 0, &input, &ReadFifo, nullptr, nullptr);
+  if (buffer != nullptr) input.avio = avio_alloc_context(buffer, kAvioBuffer, 0, &input, &ReadFifo, nullptr, nullptr);
+  if (input.avio == nullptr) {
+    av_free(buffer);  // (the fd is closed with the input)
+    return {StatusCode::kRuntimeError, "cannot open '" + uri_ + "': out of memory for its I/O buffer"};
+  }
   input.avio->seekable = 0;
   input.format->pb = input.avio;
   input.format->flags |= AVFMT_FLAG_CUSTOM_IO;
@@ -650,7 +656,15 @@ Status StreamReader::OpenDemuxer(Input& input, OpenTarget& target) {
   if (input.refused) {
     const int index = av_find_best_stream(input.format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
     const AVCodecParameters* parameters = index >= 0 ? input.format->streams[index]->codecpar : nullptr;
-    return CheckFrameSize(input, parameters != nullptr ? parameters->width : 0, parameters != nullptr ? parameters->height : 0);
+    const int64_t width = parameters != nullptr ? parameters->width : 0;
+    const int64_t height = parameters != nullptr ? parameters->height : 0;
+    // A refused probe leaves its stream's size unknown (0x0). A video stream of known size within
+    // the limit means the refusal was another stream's (a cover picture, a second video track).
+    if (width > 0 && height > 0 && width * height <= settings_.max_frame_pixels) {
+      input.refused = false;
+    } else {
+      return CheckFrameSize(input, width, height);
+    }
   }
   if (rc < 0) return {StatusCode::kRuntimeError, "cannot read stream information from " + name + ": " + AvError(rc)};
   return Status::Ok();

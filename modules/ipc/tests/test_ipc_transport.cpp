@@ -243,6 +243,12 @@ TEST(IpcSocket, ListenNeitherFollowsNorRemovesWhatIsNotItsOwn) {
   { std::ofstream(path) << "someone else's"; }
   Unlisten(&server);
   EXPECT_TRUE(std::filesystem::exists(path)) << "Stop removed a file it did not create";
+  std::filesystem::remove(path);
+  // A lock file others may open (made first by someone else, in a shared folder) is not ours.
+  ::chmod((path + ".lock").c_str(), 0644);
+  Status s2 = Listen(path, &server);
+  EXPECT_EQ(s2.code(), StatusCode::kFailedState);
+  EXPECT_NE(s2.message().find("is not a private file of this user"), std::string::npos) << s2.message();
   std::filesystem::remove_all(dir);
 }
 
