@@ -172,8 +172,7 @@ Status Listen(const std::string& path, Listener* out) {
   // Bound in a private folder of our own next to `path`, made 0600 there (nobody else can reach
   // that name, so chmod cannot be led elsewhere), then renamed over whatever stale file is at `path`.
   const size_t slash = path.rfind('/');
-  std::string folder = (slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1)) + ".vsXXXXXX";
-  if (slash != std::string::npos && slash == 0) folder = "/.vsXXXXXX";
+  std::string folder = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + ".vsXXXXXX";
   if (::mkdtemp(folder.data()) == nullptr) return fail(StatusCode::kRuntimeError, Errno("cannot create a folder next to '" + path + "'"));
   const std::string temporary = folder + "/s";
   sockaddr_un temporary_address;
