@@ -9,8 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -89,25 +93,31 @@ int FreePort();
 /// taken from the server); false after `timeout_s`. For servers the test starts itself.
 bool WaitListening(int port, int timeout_s = 30);
 
-/// An ffmpeg process started with posix_spawn (never fork in a threaded test), killed with
-/// SIGKILL on Kill() or destruction.
-class FfmpegProcess {
+/// A child process started with posix_spawn (never fork in a threaded test), stdin from
+/// /dev/null, stdout and stderr to `log_path`, killed (SIGKILL) and reaped on Kill() or
+/// destruction. Servers the network tests start on 127.0.0.1 are these.
+class ChildProcess {
  public:
-  explicit FfmpegProcess(const std::vector<std::string>& args) {
-    std::vector<std::string> argv_storage = {"ffmpeg", "-nostdin", "-v", "error"};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
+  ChildProcess(const std::vector<std::string>& argv, std::string log_path = "/dev/null") : log_path_(std::move(log_path)) {
+    std::vector<std::string> storage = argv;
+    std::vector<char*> args;
+    for (auto& a : storage) args.push_back(a.data());
+    args.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    if (posix_spawnp(&pid_, "ffmpeg", &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    if (const int error = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ); error != 0) {
+      pid_ = -1;
+      spawn_error_ = "cannot start " + storage[0] + ": " + std::strerror(error);
+    }
     posix_spawn_file_actions_destroy(&actions);
   }
-  ~FfmpegProcess() { Kill(); }
-  bool running() const { return pid_ > 0; }
+  ~ChildProcess() { Kill(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
   /// SIGSTOP: the process keeps its sockets open but does nothing.
   void Pause() {
     if (pid_ > 0) ::kill(pid_, SIGSTOP);
@@ -119,9 +129,57 @@ class FfmpegProcess {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+  /// True while the process runs (false when it could not start or has exited).
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+  /// Waits until the process listens on TCP `port`; false when it exits first or after `timeout`.
+  /// (The first start of GStreamer on a machine builds its plugin registry: seconds.)
+  bool WaitListening(int port, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!Running()) return false;
+      if (test::WaitListening(port, 1)) return true;
+    }
+    return false;
+  }
+  /// What the process wrote so far, and how it ended.
+  std::string Describe() {
+    if (!spawn_error_.empty()) return spawn_error_;
+    const bool running = Running();
+    std::ifstream in(log_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return (running ? std::string("still running") : "exited with status " + std::to_string(exit_status_)) +
+           "; its output: " + (text.str().empty() ? "(none)" : text.str());
+  }
 
  private:
+  std::string log_path_;
   pid_t pid_ = -1;
+  int exit_status_ = -1;
+  std::string spawn_error_;
+};
+
+/// The ffmpeg CLI as a ChildProcess (quiet: errors only, no stdin).
+class FfmpegProcess : public ChildProcess {
+ public:
+  explicit FfmpegProcess(const std::vector<std::string>& args, std::string log_path = "/dev/null")
+      : ChildProcess(Command(args), std::move(log_path)) {}
+
+ private:
+  static std::vector<std::string> Command(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"ffmpeg", "-nostdin", "-v", "error"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
 };
 
 }  // namespace vstream::test

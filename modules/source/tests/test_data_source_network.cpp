@@ -29,18 +29,16 @@ class DataSourceNetwork : public ::testing::Test {
 
   // GStreamer's RTSP server (modules/source/tests/rtsp_server.py) serving the MP4 clip in real
   // time at rtsp://127.0.0.1:port/live. A machine without it fails the test and says what to install.
-  static std::unique_ptr<test::ServerProcess> ServeRtsp(int port) {
-    auto server = std::make_unique<test::ServerProcess>(
+  static std::unique_ptr<test::ChildProcess> ServeRtsp(int port) {
+    auto server = std::make_unique<test::ChildProcess>(
         std::vector<std::string>{"/usr/bin/python3", test::SourceTestsDir() + "/rtsp_server.py", std::to_string(port), Mp4()},
         *dir_ / ("rtsp_server_" + std::to_string(port) + ".log"));
     EXPECT_TRUE(server->WaitListening(port)) << "the RTSP server did not start: " << server->Describe();
     return server;
   }
   // The ffmpeg CLI as a server (-listen 1) or sender, its messages kept for a failure message.
-  static std::unique_ptr<test::ServerProcess> Ffmpeg(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<std::string> argv = {"ffmpeg", "-nostdin", "-v", "error"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return std::make_unique<test::ServerProcess>(argv, *dir_ / log);
+  static std::unique_ptr<FfmpegProcess> Ffmpeg(const std::vector<std::string>& args, const std::string& log) {
+    return std::make_unique<FfmpegProcess>(args, *dir_ / log);
   }
   // Waits until `stream_id` has `count` frames more than `after`.
   static bool WaitStreamFrames(const test::Harness& h, const std::string& stream_id, size_t count,
@@ -66,7 +64,7 @@ class DataSourceNetwork : public ::testing::Test {
   static std::unique_ptr<FfmpegProcess> Serve(int port) {
     auto server = std::make_unique<FfmpegProcess>(std::vector<std::string>{
         "-re", "-i", Clip(), "-c", "copy", "-f", "mpegts", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1"});
-    EXPECT_TRUE(server->running());
+    EXPECT_TRUE(server->Running());
     // Listening before the test connects, so a small reconnect budget is not spent on ffmpeg's start.
     EXPECT_TRUE(test::WaitListening(port)) << "ffmpeg did not listen on port " << port;
     return server;
