@@ -543,13 +543,6 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
     if (!still_held) release_now();
     return Status::Ok();
   }
-  if (Status valid = CheckStreamId(id); !valid) {
-    // Stream ids name output files: one that could leave its folder never enters the pipeline.
-    ReportOnce(*connection, "id:" + id, "client process " + std::to_string(connection->pid) + " sent a frame of an invalid stream: " +
-                                            valid.message() + "; its frames are dropped");
-    release_now();
-    return Status::Ok();
-  }
   // While the pipeline stops, a frame this server does not take stays unacknowledged: the client
   // gives it to the next server.
   const bool stopping = module_->PipelineStopping();
@@ -575,6 +568,14 @@ Status IpcServer::HandleFrame(const std::shared_ptr<Connection>& connection, con
       streams_.erase(it);
       end = true;
     } else if (it == streams_.end()) {
+      // Checked when a stream would start (not per frame): an id that could leave an output
+      // folder never enters the table, so each of its frames comes back here and is dropped.
+      if (Status valid = CheckStreamId(id); !valid) {
+        ReportOnce(*connection, "id:" + id, "client process " + std::to_string(connection->pid) +
+                                                " sent a frame of an invalid stream: " + valid.message() + "; its frames are dropped");
+        release_now();
+        return Status::Ok();
+      }
       if (streams_.size() >= settings_.max_streams) {
         ReportOnce(*connection, id, "stream '" + id + "' of client process " + std::to_string(connection->pid) +
                                         " is over this server's limit of " + std::to_string(settings_.max_streams) +
