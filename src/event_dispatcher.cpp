@@ -11,6 +11,7 @@ std::string_view EventTypeName(EventType type) {
     case EventType::kFrameError: return "frame_error";
     case EventType::kModuleError: return "module_error";
     case EventType::kFramesDropped: return "frames_dropped";
+    case EventType::kEventsMissed: return "events_missed";
   }
   return "unknown";
 }
@@ -19,9 +20,10 @@ namespace detail {
 
 EventDispatcher::~EventDispatcher() { Stop(); }
 
-void EventDispatcher::SetCallback(EventCallback callback) {
+void EventDispatcher::SetCallback(EventCallback callback, size_t max_queued) {
   std::lock_guard<std::mutex> lock(mutex_);
   callback_ = std::move(callback);
+  max_queued_ = max_queued > 0 ? max_queued : 1;
 }
 
 void EventDispatcher::Start() {
@@ -35,6 +37,7 @@ void EventDispatcher::Stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!thread_.joinable()) return;
+    QueueMissedLocked();
     stopping_ = true;
   }
   wake_.notify_one();
@@ -53,9 +56,31 @@ void EventDispatcher::Post(Event event) {
         return;
       }
     }
+    if (queue_.size() >= max_queued_) {
+      ++missed_[event.type];
+      return;
+    }
+    QueueMissedLocked();  // (one over the bound at most: the report of what was not queued)
     queue_.push_back(std::move(event));
   }
   wake_.notify_one();
+}
+
+void EventDispatcher::QueueMissedLocked() {
+  if (missed_.empty()) return;
+  Event missed;
+  missed.type = EventType::kEventsMissed;
+  missed.time = std::chrono::system_clock::now();
+  missed.count = 0;
+  std::string kinds;
+  for (const auto& [type, count] : missed_) {
+    missed.count += count;
+    kinds += (kinds.empty() ? "" : ", ") + std::to_string(count) + " " + std::string(EventTypeName(type));
+  }
+  missed.message = std::to_string(missed.count) + " event(s) not delivered because the observer fell behind (" +
+                   kinds + ")";
+  missed_.clear();
+  queue_.push_back(std::move(missed));
 }
 
 void EventDispatcher::Log(const Event& event) {
@@ -88,6 +113,9 @@ void EventDispatcher::Log(const Event& event) {
     case EventType::kFramesDropped:
       VSTREAM_LOG_DEBUG("{}{}{} frame(s) dropped by the queue policy", where, stream, event.count);
       break;
+    case EventType::kEventsMissed:
+      VSTREAM_LOG_WARN("{}", event.message);
+      break;
   }
 }
 
@@ -102,6 +130,9 @@ void EventDispatcher::Run() {
       if (queue_.empty()) return;  // stopping and everything delivered
       event = std::move(queue_.front());
       queue_.pop_front();
+      // Caught up with nothing newer queued: report what was missed now rather than with the next
+      // event, which may be long in coming.
+      if (queue_.empty()) QueueMissedLocked();
       callback = callback_;
     }
     Log(event);

@@ -1,8 +1,9 @@
 // LatencyHistogram: lock-free recording of durations, with percentiles read at any time.
 //
-// Buckets are powers of two of nanoseconds, each split into 4 linear sub-buckets, so a percentile
-// is within 25% of the true value from 1 ns to 2^40 ns (18 minutes). Record() is a few relaxed
-// atomic increments: cheap enough for every frame at every module.
+// Buckets are powers of two of nanoseconds, each split into 32 linear sub-buckets, so a percentile
+// never reads low and reads at most 1/32 (3.1%) high, from 1 ns to 2^45 ns (9.7 hours); below
+// 32 ns values are exact. Record() is two relaxed atomic increments: cheap enough for every frame
+// at every module. A histogram is 10.5 KB.
 //
 //   LatencyHistogram h;  h.Record(std::chrono::microseconds(250));
 //   double p99_ms = h.PercentileMs(0.99);
@@ -18,7 +19,7 @@ namespace vstream::detail {
 
 class LatencyHistogram {
  public:
-  static constexpr int kSubBits = 2;
+  static constexpr int kSubBits = 5;
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kOctaves = 41;
   static constexpr int kBuckets = kOctaves * kSub;
@@ -52,7 +53,7 @@ class LatencyHistogram {
  private:
   static int Index(uint64_t ns) {
     const int octave = 63 - std::countl_zero(ns);  // floor(log2(ns))
-    if (octave < kSubBits) return static_cast<int>(ns);  // 1..3 ns: exact
+    if (octave < kSubBits) return static_cast<int>(ns);  // below 2^kSubBits ns: exact
     const int sub = static_cast<int>((ns >> (octave - kSubBits)) & (kSub - 1));
     const int index = (octave - kSubBits + 1) * kSub + sub;
     return index < kBuckets ? index : kBuckets - 1;

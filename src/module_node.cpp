@@ -203,6 +203,10 @@ void ModuleNode::Handle(FramePtr frame) {
   pipeline->PostEvent(EventType::kFrameError, config.name, frame->stream_id, std::move(message), frame->frame_index);
 }
 
+void ModuleNode::RecordProcessingTime(std::chrono::nanoseconds time) {
+  if (pipeline->profiling) reported_latency_.Record(time);
+}
+
 ModuleStats ModuleNode::Stats(double uptime_s) const {
   ModuleStats stats;
   stats.name = config.name;
@@ -217,8 +221,9 @@ ModuleStats ModuleNode::Stats(double uptime_s) const {
     stats.queue_depth += queue->size();
     stats.queue_capacity += queue->capacity();
   }
-  stats.latency_p50_ms = latency_.PercentileMs(0.50);
-  stats.latency_p99_ms = latency_.PercentileMs(0.99);
+  const LatencyHistogram& latency = reported_latency_.count() > 0 ? reported_latency_ : latency_;
+  stats.latency_p50_ms = latency.PercentileMs(0.50);
+  stats.latency_p99_ms = latency.PercentileMs(0.99);
   const uint64_t counted = is_source ? stats.frames_out : stats.frames_in;
   stats.fps = uptime_s > 0 ? static_cast<double>(counted) / uptime_s : 0;
   return stats;

@@ -54,6 +54,7 @@ class ModuleNode final : public ModuleContext {
   Status StartStream(const std::string& stream_id) override;
   void CancelStream(const std::string& stream_id) override;
   void ExpectingStreamsChanged() override;
+  void RecordProcessingTime(std::chrono::nanoseconds time) override;
 
   void CreateQueues();
   void StartWorkers();
@@ -92,7 +93,8 @@ class ModuleNode final : public ModuleContext {
   std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> errors_{0};
-  LatencyHistogram latency_;
+  LatencyHistogram latency_;          // time inside Process
+  LatencyHistogram reported_latency_; // RecordProcessingTime; preferred in stats once it has any
 };
 
 }  // namespace vstream::detail

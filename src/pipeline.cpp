@@ -254,7 +254,9 @@ Status Pipeline::Build(const GraphConfig& config) {
   return Status::Ok();
 }
 
-void Pipeline::SetObserver(EventCallback callback) { impl_->events.SetCallback(std::move(callback)); }
+void Pipeline::SetObserver(EventCallback callback, size_t max_queued_events) {
+  impl_->events.SetCallback(std::move(callback), max_queued_events);
+}
 
 Status Pipeline::Start() {
   if (impl_->ForkedChild()) return impl_->ForkError();

@@ -1,7 +1,9 @@
 // Events: what a running pipeline tells its observer (Pipeline::SetObserver).
 //
 // Events are delivered in the order they happened, on one dedicated thread, so a slow or throwing
-// observer never stalls frames and an error never stops later events from arriving.
+// observer never stalls frames and an error never stops later events from arriving. The queue in
+// front of the observer is bounded: an observer too slow to keep up misses events, and a
+// kEventsMissed event says how many of which type.
 //
 //   pipeline.SetObserver([](const vstream::Event& e) {
 //     if (e.type == vstream::EventType::kStreamError) std::cerr << e.stream_id << ": " << e.message;
@@ -11,6 +13,7 @@
 #include "vstream/export.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -24,7 +27,13 @@ enum class EventType {
   kFrameError,     // a module's Process failed on one frame; the frame went no further
   kModuleError,    // a module reported a problem not tied to one frame
   kFramesDropped,  // a queue policy dropped frames (`count` of them) of a stream at a module
+  kEventsMissed,   // the observer fell behind: `count` events were not delivered (the message
+                   // counts them by type); it stands where they would have been
 };
+
+/// Events waiting for the observer, at most, unless Pipeline::SetObserver says otherwise. Past
+/// that, new events are counted instead of queued, and one kEventsMissed event reports them.
+inline constexpr size_t kDefaultMaxQueuedEvents = 10000;
 
 VSTREAM_EXPORT std::string_view EventTypeName(EventType type);
 
@@ -33,7 +42,8 @@ struct VSTREAM_EXPORT Event {
   std::string module;        // module name, empty for stream-level events from the pipeline
   std::string stream_id;     // empty for module-level events
   int64_t frame_index = -1;  // kFrameError: the frame's index
-  uint64_t count = 1;        // kFramesDropped: frames dropped (consecutive drops are merged)
+  uint64_t count = 1;        // kFramesDropped: frames dropped (consecutive drops are merged);
+                             // kEventsMissed: events not delivered
   std::string message;
   std::chrono::system_clock::time_point time;
 };

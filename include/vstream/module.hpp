@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -81,6 +82,10 @@ class VSTREAM_EXPORT ModuleContext {
   virtual Status StartStream(const std::string& stream_id) = 0;
   virtual void CancelStream(const std::string& stream_id) = 0;
   virtual void ExpectingStreamsChanged() = 0;
+
+  /// For modules that forward frames themselves: the time the module's work on one frame took
+  /// (the module's latency in stats, instead of the time inside Process). Default: ignored.
+  virtual void RecordProcessingTime(std::chrono::nanoseconds /*time*/) {}
 };
 
 class VSTREAM_EXPORT Module {
@@ -144,6 +149,13 @@ class VSTREAM_EXPORT Module {
   /// For kByModule modules: `frame` failed after Process returned and will not be transmitted.
   /// Counted and reported like a Process that returned an error.
   void ReportFrameError(const FramePtr& frame, const std::string& message);
+  /// For kByModule modules, whose Process only hands the frame to their own threads: the time
+  /// the work on one frame took, measured where it happens (an Inferencer records each inferred
+  /// frame's batch time). Once a module records any, its latency in stats is these times; until
+  /// then (and always for kByPipeline modules) it is the time inside Process.
+  void RecordProcessingTime(std::chrono::nanoseconds time) {
+    if (context_ != nullptr) context_->RecordProcessingTime(time);
+  }
   /// Worker threads this module runs on (its config's parallelism; 0 for sources, and unbound).
   int parallelism() const { return context_ != nullptr ? context_->parallelism() : 0; }
   /// The worker that handles `stream_id` in this module (see WorkerForStream).

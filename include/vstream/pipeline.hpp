@@ -61,8 +61,11 @@ class VSTREAM_EXPORT Pipeline {
               std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
   bool running() const;
 
-  /// Receives every event (before Start). See events.hpp.
-  void SetObserver(EventCallback callback);
+  /// Receives the pipeline's events (set it before Start). See events.hpp. At most
+  /// `max_queued_events` wait for the callback; while that many are waiting, new ones are counted
+  /// instead and reported by one kEventsMissed event, so a slow observer never blocks frames or
+  /// grows memory.
+  void SetObserver(EventCallback callback, size_t max_queued_events = kDefaultMaxQueuedEvents);
 
   /// Adds a stream to a source module (the only one, or `source_module` by name). Running only.
   Status AddSource(const std::string& stream_id, const std::string& uri, const StreamOptions& options = {},

@@ -2,8 +2,9 @@
 //
 // Counters are totals since Start; fps values are averages since Start (diff two snapshots for the
 // rate over an interval). Latencies are percentiles of every measurement since Start, in
-// milliseconds: per module the time inside Process, per stream the time from frame creation to
-// the end of the last module (end to end).
+// milliseconds: per module the time inside Process (or, for a module that forwards frames itself,
+// the work time it reports with RecordProcessingTime, as the Inferencer does), per stream the time
+// from frame creation to the end of the last module (end to end).
 //
 //   vstream::PipelineStats stats = pipeline.GetStats();
 //   std::cout << stats.ToTable();

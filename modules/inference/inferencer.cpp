@@ -49,7 +49,8 @@ class InferenceExecutor {
  public:
   InferenceExecutor(std::shared_ptr<const InferenceSettings> settings, std::unique_ptr<InferenceBackend> backend,
                     std::string device, int max_batch, std::function<bool(FramePtr)> transmit,
-                    std::function<void(const FramePtr&, const std::string&)> fail)
+                    std::function<void(const FramePtr&, const std::string&)> fail,
+                    std::function<void(std::chrono::nanoseconds)> record)
       : settings_(std::move(settings)),
         backend_(std::move(backend)),
         device_(std::move(device)),
@@ -57,6 +58,7 @@ class InferenceExecutor {
         capacity_(static_cast<size_t>(std::max(4, settings_->batch_size * 2))),
         transmit_(std::move(transmit)),
         fail_(std::move(fail)),
+        record_(std::move(record)),
         thread_([this] { Run(); }) {}
 
   ~InferenceExecutor() { Stop(); }
@@ -139,6 +141,7 @@ class InferenceExecutor {
   }
 
   void Execute(std::vector<Entry>& batch) {
+    const Clock::time_point begin = Clock::now();
     const InferenceSettings& s = *settings_;
     std::vector<std::string> errors(batch.size());
     std::vector<cv::Mat> images(batch.size());
@@ -207,6 +210,12 @@ class InferenceExecutor {
       }
     }
 
+    // Each inferred frame's latency is its batch's time: what it took from the batch leaving the
+    // queue to its results (conversion, preprocessing, inference, postprocessing).
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin);
+    for (size_t e = 0; e < batch.size(); ++e) {
+      if (batch[e].infer && errors[e].empty()) record_(took);
+    }
     for (size_t e = 0; e < batch.size(); ++e) {
       if (!errors[e].empty()) {
         fail_(batch[e].frame, errors[e]);
@@ -255,6 +264,7 @@ class InferenceExecutor {
   const size_t capacity_;
   const std::function<bool(FramePtr)> transmit_;
   const std::function<void(const FramePtr&, const std::string&)> fail_;
+  const std::function<void(std::chrono::nanoseconds)> record_;
   std::unordered_map<std::string, int64_t> seen_;  // frames per stream; touched by the worker thread only
   std::mutex mutex_;
   std::condition_variable changed_;   // the queue grew, or stop
@@ -328,6 +338,12 @@ stream ends, or `batching_timeout` ms passed since the oldest one arrived, then 
 one tensor, run, postprocessed, and sent on in the order they came, so every stream keeps its
 order. Models whose graph fixes the batch at 1 (BlazeFace in OpenCV 4.6, for one) still work:
 their items run one by one, and the log says so once.
+
+The module's latency in stats is measured where the work happens: for every inferred frame, the
+time its batch took from leaving the worker's queue to its results (image conversion,
+preprocessing, inference, postprocessing). Frames passed through by `infer_interval` or `skip_if`
+are not counted. Time a frame spends waiting for a batch to fill shows in the stream's end-to-end
+latency, not here.
 
 Results: on whole frames, the postprocessor's objects are added to the frame, with boxes in the
 frame's coordinates (letterbox padding undone). With `object_infer`, each object that passes
@@ -552,7 +568,8 @@ Status Inferencer::Open(const ModuleParams& params) {
   for (size_t i = 0; i < backends.size(); ++i) {
     executors_.push_back(std::make_unique<detail::InferenceExecutor>(
         settings_, std::move(backends[i]), std::move(bound[i]), max_batch, [this](FramePtr frame) { return Transmit(std::move(frame)); },
-        [this](const FramePtr& frame, const std::string& message) { ReportFrameError(frame, message); }));
+        [this](const FramePtr& frame, const std::string& message) { ReportFrameError(frame, message); },
+        [this](std::chrono::nanoseconds took) { RecordProcessingTime(took); }));
   }
   return {};
 }

@@ -2,9 +2,11 @@
 // later events, and the stats snapshot counts what happened.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "latency_histogram.hpp"
 #include "test_modules.hpp"
 #include "vstream/vstream.hpp"
 
@@ -25,6 +27,14 @@ class Flaky : public test::Stage {
   }
 };
 VSTREAM_REGISTER_MODULE(Flaky);
+
+// Fails every frame (a module that floods the observer with frame errors).
+class FailsAll : public test::Stage {
+ public:
+  using Stage::Stage;
+  Status Process(FramePtr frame) override { return frame->IsEos() ? Status::Ok() : Fail("no"); }
+};
+VSTREAM_REGISTER_MODULE(FailsAll);
 
 // A source whose streams report an error before ending.
 class BrokenSource : public SourceModule {
@@ -196,6 +206,72 @@ TEST(Stats, ProfilingOffSkipsLatency) {
   const PipelineStats stats = pipeline.GetStats();
   EXPECT_EQ(stats.modules[1].frames_in, 11u);
   EXPECT_EQ(stats.modules[1].latency_p99_ms, 0.0);
+}
+
+TEST(Events, ASlowObserverMissesEventsInsteadOfQueueingThemAll) {
+  // The observer blocks on its first event until every frame has gone through; meanwhile 3000
+  // frame errors and the EOS are posted against a queue bounded at 100.
+  constexpr size_t kBound = 100;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::mutex mutex;
+  std::vector<Event> seen;
+  Pipeline pipeline;
+  ASSERT_TRUE(pipeline.BuildFromString(test::SyntheticConfig(1, 3000, R"("fail")", R"(
+      "fail": {"class_name": "FailsAll", "next_modules": ["sink"]},
+      "sink": {"class_name": "Recorder"})")));
+  pipeline.SetObserver(
+      [&](const Event& event) {
+        bool first = false;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          first = seen.empty();
+          seen.push_back(event);
+        }
+        if (first) released.wait_for(std::chrono::seconds(60));
+      },
+      kBound);
+  ASSERT_TRUE(pipeline.Start());
+  // The pipeline is not held up by its observer.
+  EXPECT_TRUE(pipeline.WaitForStreams(std::chrono::seconds(60)));
+  release.set_value();
+  EXPECT_TRUE(pipeline.Stop());
+
+  std::lock_guard<std::mutex> lock(mutex);
+  // The first event, at most kBound queued behind it, and the report of the rest.
+  EXPECT_LE(seen.size(), kBound + 2);
+  uint64_t delivered = 0;
+  uint64_t missed = 0;
+  std::string message;
+  for (const Event& e : seen) {
+    if (e.type == EventType::kEventsMissed) {
+      missed += e.count;
+      message = e.message;
+    } else {
+      ++delivered;
+    }
+  }
+  EXPECT_EQ(delivered + missed, 3001u);  // nothing vanishes uncounted
+  EXPECT_GE(missed, 3001u - kBound - 1);
+  EXPECT_NE(message.find("event(s) not delivered because the observer fell behind ("), std::string::npos) << message;
+  EXPECT_NE(message.find(" frame_error"), std::string::npos) << message;
+  EXPECT_EQ(pipeline.GetStats().modules[1].errors, 3000u);  // stats still count everything
+}
+
+TEST(Stats, LatencyPercentilesReadAtMostThreePercentHigh) {
+  // Values just above a power of two fall at the bottom of their bucket: the worst case.
+  for (const int64_t ns : {1'048'577LL, 33'554'433LL, 1'000'000LL, 25'000'000LL, 7LL}) {
+    detail::LatencyHistogram histogram;
+    for (int i = 0; i < 100; ++i) histogram.Record(std::chrono::nanoseconds(ns));
+    const double ms = static_cast<double>(ns) / 1e6;
+    EXPECT_GE(histogram.PercentileMs(0.5), ms) << ns;
+    EXPECT_LE(histogram.PercentileMs(0.5), ms * (1 + 1.0 / 32)) << ns;
+  }
+  // Percentiles pick the right rank.
+  detail::LatencyHistogram histogram;
+  for (int i = 1; i <= 100; ++i) histogram.Record(std::chrono::microseconds(i * 100));
+  EXPECT_NEAR(histogram.PercentileMs(0.5), 5.0, 5.0 / 32);
+  EXPECT_NEAR(histogram.PercentileMs(0.99), 9.9, 9.9 / 32);
 }
 
 }  // namespace

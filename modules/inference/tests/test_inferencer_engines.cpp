@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "inference_harness.hpp"
 #include "vstream/inference/backend.hpp"
@@ -76,6 +77,17 @@ class FixedSsdBackend : public InferenceBackend {
 
 const bool kFakeRegistered =
     RegisterInferenceBackend("test_fixed_ssd", [] { return std::make_unique<FixedSsdBackend>(); });
+
+// The fake engine on a slow device: every batch takes at least 30 ms.
+class SlowSsdBackend : public FixedSsdBackend {
+ public:
+  Status Run(const Tensor& input, std::vector<Tensor>* outputs) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the device's work, not synchronization
+    return FixedSsdBackend::Run(input, outputs);
+  }
+};
+const bool kSlowRegistered =
+    RegisterInferenceBackend("test_slow_ssd", [] { return std::make_unique<SlowSsdBackend>(); });
 
 // ManualSource -> Inferencer(params, parallelism) -> Recorder, started.
 class InferPipeline {
@@ -176,6 +188,24 @@ TEST(InferencerEngines, ARegisteredBackendRunsByName) {
     EXPECT_EQ(o.wanted_batch, 3);
     EXPECT_EQ(o.module, "infer");
   }
+}
+
+TEST(InferencerEngines, LatencyInStatsIsTheInferenceNotTheHandOver) {
+  // Process only queues the frame for the executor's thread; the stats must show the work.
+  ASSERT_TRUE(kSlowRegistered);
+  test::ScratchDir dir("inference_latency");
+  std::ofstream(dir / "fake.model") << "the fake engine does not read its model";
+  InferPipeline p(R"("engine": "test_slow_ssd", "model_path": ")" + dir / "fake.model" +
+                      R"(", "postproc_name": "ssd", "infer_interval": 2)",
+                  1);
+  ASSERT_TRUE(p.status) << p.status.message();
+  p.Run({"cam0"}, 10);
+  EXPECT_TRUE(p.pipeline.Stop());
+  const PipelineStats stats = p.pipeline.GetStats();
+  ASSERT_EQ(stats.modules[1].name, "infer");
+  // Every inferred frame (0, 2, 4, 6, 8) took a 30 ms batch; the passed-through ones are not counted.
+  EXPECT_GE(stats.modules[1].latency_p50_ms, 30.0);
+  EXPECT_GE(stats.modules[1].latency_p99_ms, stats.modules[1].latency_p50_ms);
 }
 
 TEST(InferencerEngines, AnEngineThatIsNotRegisteredFailsOpen) {
