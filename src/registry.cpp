@@ -7,9 +7,9 @@ ModuleRegistry& ModuleRegistry::Instance() {
   return registry;
 }
 
-bool ModuleRegistry::Register(Entry entry) {
+bool ModuleRegistry::Register(Entry entry, const std::vector<std::string>& aliases) {
   std::string name = entry.class_name;
-  return entries_.Register(name, std::make_shared<const Entry>(std::move(entry)));
+  return entries_.Register(name, std::make_shared<const Entry>(std::move(entry)), aliases);
 }
 
 const ModuleRegistry::Entry* ModuleRegistry::Find(std::string_view class_name) const {

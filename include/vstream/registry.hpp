@@ -2,6 +2,8 @@
 //
 // VSTREAM_REGISTER_MODULE(Class) makes a Module subclass available by name. A config may spell
 // the name "Class", "vstream::Class" or "cnstream::Class" (CNStream configs load unchanged).
+// VSTREAM_REGISTER_MODULE_WITH_ALIASES(Class, "Other", ...) adds other names for the same class
+// (CNStream's cnstream::Encode and cnstream::VEncode are vstream's Encoder).
 // A class describes itself with a static `ModuleDescription Describe()`; without one it accepts no
 // custom_params. A name may also stand for a choice between classes made from the module's
 // custom_params when a config loads (`Entry::choose`): "ModuleIPC" is IpcSender or IpcReceiver by
@@ -43,16 +45,18 @@ class VSTREAM_EXPORT ModuleRegistry {
 
   static ModuleRegistry& Instance();
 
-  /// Adds a class. Returns false (and keeps the first) when the name is taken.
-  bool Register(Entry entry);
-  /// Finds a class by any accepted spelling; nullptr when unknown. Entries never move or go.
+  /// Adds a class, also found by `aliases` (with or without a namespace prefix, like its name).
+  /// Returns false (and keeps the first) when the name or an alias is taken.
+  bool Register(Entry entry, const std::vector<std::string>& aliases = {});
+  /// Finds a class by any accepted spelling (an alias too); nullptr when unknown. Entries never move
+  /// or go.
   const Entry* Find(std::string_view class_name) const;
   /// The class that makes a module of `class_name` with these custom_params: Find's entry, or the
   /// one its `choose` names. nullptr when unknown.
   const Entry* Resolve(std::string_view class_name, const std::map<std::string, std::string>& params) const;
   /// Creates a module named `name`; nullptr when the class is unknown or only names a choice.
   std::unique_ptr<Module> Create(std::string_view class_name, const std::string& name) const;
-  /// Registered class names, sorted.
+  /// Registered class names, sorted (not their aliases).
   std::vector<std::string> ClassNames() const;
   /// The error for an unknown class name, with a did-you-mean and the known classes.
   Status Unknown(std::string_view class_name) const { return entries_.Unknown(class_name, StatusCode::kInvalidConfig); }
@@ -99,3 +103,8 @@ ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
   [[maybe_unused]] static const bool VSTREAM_DETAIL_CONCAT(vstream_registered_, __LINE__) = \
       ::vstream::ModuleRegistry::Instance().Register(                                    \
           ::vstream::detail::MakeRegistryEntry<Class>(#Class))
+/// Registers a Module subclass under its class name and under each alias (string literals).
+#define VSTREAM_REGISTER_MODULE_WITH_ALIASES(Class, ...)                                 \
+  [[maybe_unused]] static const bool VSTREAM_DETAIL_CONCAT(vstream_registered_, __LINE__) = \
+      ::vstream::ModuleRegistry::Instance().Register(                                    \
+          ::vstream::detail::MakeRegistryEntry<Class>(#Class), {__VA_ARGS__})
