@@ -103,7 +103,7 @@ struct EncodeSession {
   }
 
   Status Start(const std::string& file, const std::string& codec_name, int width, int height, double frame_rate,
-               int crf, int bitrate_kbps, const std::string& preset) {
+               int crf, int bitrate_kbps, const std::string& preset, int gop_size) {
     path = file;
     if (frame_rate > 0) duration_us = static_cast<int64_t>(1e6 / frame_rate);
     std::error_code ignored;
@@ -130,6 +130,7 @@ struct EncodeSession {
       if (!has_420) codec->pix_fmt = encoder->pix_fmts[0];
     }
     if (bitrate_kbps > 0) codec->bit_rate = int64_t{bitrate_kbps} * 1000;
+    if (gop_size > 0) codec->gop_size = gop_size;
     if (format->oformat->flags & AVFMT_GLOBALHEADER) codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     AVDictionary* options = nullptr;
     if (codec_name == "libx264" || codec_name == "libx265") {
@@ -254,6 +255,8 @@ ModuleDescription Encoder::Describe() {
            ParamSpec::Double("frame_rate", 0,
                              "0: timestamps from the frames' pts; > 0: frames are evenly spaced at this rate")
                .Min(0),
+           ParamSpec::Int("gop_size", 0, "frames from one key frame to the next; 0: the encoder's default")
+               .Range(0, 100000),
            ParamSpec::Int("jpeg_quality", 90, "JPEG output quality").Range(1, 100)},
           R"(Each stream gets its own file, opened at its first frame (the frame's size is the video's size)
 and completed at the stream's EOS (the encoder is flushed and the trailer written), so a finished
@@ -264,7 +267,11 @@ pipeline stops are completed in Close. Frames are converted to the encoder's pix
 Output files are opened without following links: a symbolic link at an output path is a frame
 error (`'PATH' is a symbolic link ...`), and nothing is written where it points. Stream ids
 cannot leave the output folder (see the stream id rules in config.md); a frame whose id would is
-a frame error.)"};
+a frame error.
+
+CNStream's `cnstream::Encode` and `cnstream::VEncode` name this class; their `file_name`
+(`out/output.mp4` writes `out/output_<stream>.mp4`), `bit_rate`, `gop_size` and the rest are
+translated when a config is read (see the CNStream table in [config.md](../config.md#cnstream-configs)).)"};
 }
 
 Status Encoder::Open(const ModuleParams& params) {
@@ -287,6 +294,7 @@ Status Encoder::Open(const ModuleParams& params) {
   bitrate_kbps_ = static_cast<int>(params.GetInt("bitrate_kbps"));
   preset_ = params.GetString("preset");
   frame_rate_ = params.GetDouble("frame_rate");
+  gop_size_ = static_cast<int>(params.GetInt("gop_size"));
   jpeg_quality_ = static_cast<int>(params.GetInt("jpeg_quality"));
   sessions_.Reset(parallelism());
   return {};
@@ -361,7 +369,7 @@ Status Encoder::Process(FramePtr frame) {
     session = std::make_unique<detail::EncodeSession>();
     const std::string path = PathFor(frame->stream_id, frame->frame_index);
     if (Status s = session->Start(path, codec_, frame->image.width(), frame->image.height(), frame_rate_, crf_,
-                                  bitrate_kbps_, preset_);
+                                  bitrate_kbps_, preset_, gop_size_);
         !s) {
       sessions_.Erase(frame->stream_id);
       return Fail(s.message(), s.code());
@@ -376,6 +384,6 @@ Status Encoder::Process(FramePtr frame) {
   return {};
 }
 
-VSTREAM_REGISTER_MODULE(Encoder);
+VSTREAM_REGISTER_MODULE_WITH_ALIASES(Encoder, "Encode", "VEncode");  // CNStream's names for it
 
 }  // namespace vstream

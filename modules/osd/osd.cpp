@@ -1,11 +1,13 @@
 #include "vstream/modules/osd.hpp"
 
 #include <cstdio>
+#include <fstream>
 
 #include <opencv2/imgproc.hpp>
 
 #include "vstream/opencv.hpp"
 #include "vstream/registry.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 
@@ -17,11 +19,19 @@ ModuleDescription Osd::Describe() {
            ParamSpec::Bool("show_scores", true, "write each object's score"),
            ParamSpec::Bool("show_track_ids", true, "write each object's track id (when it has one)"),
            ParamSpec::Bool("show_keypoints", true, "draw the object's \"keypoints\" feature (x, y pairs)"),
-           ParamSpec::Bool("show_fps", true, "write the stream's frame rate in the top-left corner")},
+           ParamSpec::Bool("show_fps", true, "write the stream's frame rate in the top-left corner"),
+           ParamSpec::Path("label_path", "",
+                           "text file of label names, one per line: an object with label_id N is labelled with "
+                           "line N (from 0); objects whose id has no line keep their own label")},
           R"(Colours follow the track id (or the label when there is no track), so one object keeps its
 colour while it is tracked. The frame rate is measured per stream over one-second windows, as
 frames pass the Osd. Frames in NV12 or GRAY8 are converted to BGR24 (the frame's image is
-replaced by the annotated copy).)"};
+replaced by the annotated copy).
+
+The label written for an object is line `label_id` of `label_path` when it has one (CNStream's Osd
+names objects this way), else the object's own label (the Inferencer's `labels_path`), else its
+label id. CNStream's other Osd settings are translated when a config is read (see the CNStream
+table in [config.md](../config.md#cnstream-configs)).)"};
 }
 
 Status Osd::Open(const ModuleParams& params) {
@@ -32,6 +42,13 @@ Status Osd::Open(const ModuleParams& params) {
   track_ids_ = params.GetBool("show_track_ids");
   keypoints_ = params.GetBool("show_keypoints");
   fps_ = params.GetBool("show_fps");
+  label_names_.clear();
+  if (params.Has("label_path")) {
+    std::ifstream in(params.GetPath("label_path"));
+    if (!in) return Fail("label_path: cannot read '" + params.GetPath("label_path").string() + "'");
+    for (std::string line; std::getline(in, line);) label_names_.push_back(vstream::Trim(line));
+    while (!label_names_.empty() && label_names_.back().empty()) label_names_.pop_back();
+  }
   rates_.Reset(parallelism());
   return {};
 }
@@ -45,6 +62,13 @@ cv::Scalar ColourFor(int64_t key) {
   return kPalette[static_cast<size_t>(key < 0 ? -key : key) % 8];
 }
 }  // namespace
+
+std::string Osd::LabelOf(const DetectedObject& object) const {
+  if (object.label_id >= 0 && static_cast<size_t>(object.label_id) < label_names_.size()) {
+    return label_names_[static_cast<size_t>(object.label_id)];
+  }
+  return object.label.empty() ? std::to_string(object.label_id) : object.label;
+}
 
 Status Osd::Process(FramePtr frame) {
   if (frame->IsEos()) {
@@ -77,7 +101,7 @@ Status Osd::Process(FramePtr frame) {
         }
       }
       std::string text;
-      if (labels_) text += object.label.empty() ? std::to_string(object.label_id) : object.label;
+      if (labels_) text += LabelOf(object);
       if (scores_) {
         char score[16];
         std::snprintf(score, sizeof(score), "%s%.2f", text.empty() ? "" : " ", object.score);

@@ -3,6 +3,7 @@
 // and quote names from outside harmlessly in their errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -141,6 +142,24 @@ TEST(Encoder, ASymbolicLinkAtTheOutputPathIsNotFollowed) {
     EXPECT_GT(std::filesystem::file_size(dir / "out/cam/000001.jpg"), 0u);
   }
   EXPECT_EQ(Read(dir / "precious.txt"), "keep me\n");
+}
+
+TEST(Encoder, GopSizeSetsTheKeyFrameInterval) {
+  test::ScratchDir dir("encoder_gop");
+  auto key_frames = [&](const std::string& name, const ParamValues& extra) {
+    ParamValues params = extra;
+    params["path"] = dir / "{stream}.mp4";
+    params["frame_rate"] = "25";
+    ModuleRunner encoder("Encoder", params);
+    EXPECT_TRUE(encoder.Open());
+    for (int i = 0; i < 30; ++i) EXPECT_TRUE(encoder.Push(test::SolidFrame(name, i, 10, 20, 30)));
+    EXPECT_TRUE(encoder.PushEos(name));
+    const std::string flags = test::ShellOutput("ffprobe -v error -select_streams v:0 -show_entries frame=key_frame "
+                                                "-of csv=p=0 \"" + dir / (name + ".mp4") + "\"");
+    return std::count(flags.begin(), flags.end(), '1');
+  };
+  EXPECT_EQ(key_frames("every5", {{"gop_size", "5"}}), 6);  // frames 0, 5, ... 25
+  EXPECT_EQ(key_frames("default", {}), 1);                 // libx264's own interval is longer than 30
 }
 
 TEST(Encoder, StreamIdsCannotLeaveTheFolderAndNamesAreEscaped) {

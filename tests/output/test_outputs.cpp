@@ -147,5 +147,38 @@ TEST(Osd, DrawsBoxesAndConvertsNv12) {
   }
 }
 
+TEST(Osd, LabelPathNamesLabelIds) {
+  // CNStream's Osd names objects by their label id with a label file; an object whose id the file
+  // has no line for keeps its own label.
+  test::ScratchDir dir("osd_labels");
+  std::ofstream(dir / "labels.txt") << "zero\na label much longer than the object's own\n";
+  auto draw = [](ModuleRunner& osd, int label_id) {
+    FramePtr frame = test::SolidFrame("cam", label_id, 0, 0, 0, 400, 200);
+    DetectedObject object;
+    object.box = {0.1f, 0.5f, 0.2f, 0.2f};  // from x = 40, y = 100: the label is drawn above
+    object.label = "x";
+    object.label_id = label_id;
+    frame->objects.push_back(object);
+    EXPECT_TRUE(osd.Push(frame));
+    return ToMat(frame->image).at<cv::Vec3b>(92, 200);  // in a long label's background, far right of "x"'s
+  };
+  const ParamValues params = {{"show_scores", "false"}, {"show_fps", "false"}};
+  ModuleRunner plain("Osd", params);
+  ASSERT_TRUE(plain.Open());
+  ParamValues with_labels = params;
+  with_labels["label_path"] = dir / "labels.txt";
+  ModuleRunner named("Osd", with_labels);
+  ASSERT_TRUE(named.Open());
+  EXPECT_EQ(draw(plain, 1), cv::Vec3b(0, 0, 0));    // "x" is short
+  EXPECT_NE(draw(named, 1), cv::Vec3b(0, 0, 0));    // line 1 of label_path
+  EXPECT_EQ(draw(named, 7), cv::Vec3b(0, 0, 0));    // no line 7: "x" again
+
+  with_labels["label_path"] = dir / "missing.txt";
+  ModuleRunner missing("Osd", with_labels);
+  const Status s = missing.Open();
+  EXPECT_FALSE(s);
+  EXPECT_NE(s.message().find("label_path: cannot read"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace vstream

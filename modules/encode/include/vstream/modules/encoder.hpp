@@ -41,6 +41,7 @@ class VSTREAM_EXPORT Encoder : public Module {
   int bitrate_kbps_ = 0;
   std::string preset_;
   double frame_rate_ = 0;
+  int gop_size_ = 0;
   int jpeg_quality_ = 90;
   // One map per worker (a stream always goes to the same worker): no lock needed.
   PerStreamState<std::unique_ptr<detail::EncodeSession>> sessions_;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/detected_object.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
@@ -27,6 +28,9 @@ class VSTREAM_EXPORT Osd : public Module {
   Status Process(FramePtr frame) override;
 
  private:
+  /// The text for an object's label: label_path's line for its id, else its own label, else its id.
+  std::string LabelOf(const DetectedObject& object) const;
+
   struct Rate {
     std::chrono::steady_clock::time_point window_start;
     int frames = 0;
@@ -39,6 +43,7 @@ class VSTREAM_EXPORT Osd : public Module {
   bool track_ids_ = true;
   bool keypoints_ = true;
   bool fps_ = true;
+  std::vector<std::string> label_names_;  // label_path's lines (set in Open, read-only after)
   PerStreamState<Rate> rates_;
 };
 
