@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cnstream_compat.hpp"
 #include "config_text.hpp"
 #include "graph_validation.hpp"
 #include "vstream/text.hpp"
@@ -50,6 +51,7 @@ struct ParseContext {
   std::unordered_map<std::string, std::string> file_texts;  // canonical path -> text, read once
   int64_t nodes = 0;                    // modules and subgraph includes so far
   bool stopped = false;                 // a limit was reached: read no further
+  detail::CnstreamNotes notes;          // CNStream spellings accepted but not (fully) honoured
 
   std::string Chain() const {
     std::vector<std::string> names;
@@ -340,13 +342,21 @@ bool ParseJson(const std::string& text, const std::string& origin, int max_depth
 }
 
 void ReadModule(const std::string& name, const Json& body, const std::filesystem::path& base_dir, ModuleConfig* out,
-                std::vector<std::string>* errors) {
+                detail::CnstreamNotes* notes, std::vector<std::string>* errors) {
   const std::string prefix = "module " + Quoted(name) + ": ";
   out->name = name;
   out->base_dir = base_dir;
   if (!body.is_object()) {
     errors->push_back(prefix + "must be a JSON object with \"class_name\", got " + JsonTypeName(body));
     return;
+  }
+  if (!body.contains("class_name")) {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : body.items()) keys.push_back(key);
+    if (std::string foreign = detail::CnstreamForeignEntry(name, keys); !foreign.empty()) {
+      errors->push_back(std::move(foreign));
+      return;
+    }
   }
   for (const auto& [key, value] : body.items()) {
     if (key == "class_name") {
@@ -376,7 +386,9 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
       }
       for (const auto& [param, param_value] : value.items()) {
         ParamValue read;
-        if (!ReadParamValue(param_value, &read)) {
+        if (param_value.is_object() && detail::CnstreamTakesJsonText(param)) {
+          read = ParamValue(param_value.dump());  // CNStream passes such objects on as their JSON text
+        } else if (!ReadParamValue(param_value, &read)) {
           errors->push_back(prefix + "custom_params." + detail::Clip(param) +
                             " must be a string, number, boolean or array of those, got " + Shown(param_value));
           continue;
@@ -392,6 +404,9 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
       if (value.is_string()) out->skip_if = value.get<std::string>();
       else errors->push_back(prefix + "'skip_if' must be a string, got " + Shown(value));
     } else {
+      std::string text;
+      const bool scalar = ScalarText(value, &text);
+      if (detail::CnstreamModuleKey(name, key, scalar ? &text : nullptr, notes, errors)) continue;
       std::vector<std::string> known(std::begin(kModuleKeys), std::end(kModuleKeys));
       std::string message = prefix + "unknown key " + Quoted(detail::Clip(key));
       const std::string guess = vstream::ClosestMatch(key, known);
@@ -506,9 +521,11 @@ std::vector<std::string> ExpandSubgraph(const std::string& name, const Json& bod
     cached = context->file_texts.emplace(canonical.string(), std::move(text)).first;
   }
   GraphConfig sub;
+  const size_t first_note = context->notes.size();
   context->include_chain.push_back({path.string(), canonical});
   ParseGraph(cached->second, path.parent_path(), path.string(), &sub, context);
   context->include_chain.pop_back();
+  context->notes.Prefix(first_note, name + "/");
   if (context->stopped) return {};
 
   std::set<std::string> has_parent;
@@ -554,7 +571,8 @@ void ParseGraph(const std::string& text, const std::filesystem::path& base_dir, 
     } else {
       if (!context->Count()) return;
       ModuleConfig module;
-      ReadModule(key, value, base_dir, &module, &context->errors);
+      ReadModule(key, value, base_dir, &module, &context->notes, &context->errors);
+      detail::TranslateCnstreamModule(&module, &context->notes, &context->errors);
       out->modules.push_back(std::move(module));
     }
   }
@@ -585,6 +603,7 @@ Status Finish(ParseContext& context, GraphConfig* parsed, GraphConfig* out) {
   if (!context.errors.empty()) {
     return {StatusCode::kInvalidConfig, "invalid pipeline config:\n  " + vstream::Join(context.errors, "\n  ")};
   }
+  context.notes.Log();  // once per config read, and only for a config that reads
   *out = std::move(*parsed);
   return Status::Ok();
 }

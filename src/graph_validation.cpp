@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cnstream_compat.hpp"
 #include "config_text.hpp"
 #include "vstream/text.hpp"
 
@@ -95,10 +96,14 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
     if (mc.class_name.empty()) {
       errors.push_back(prefix + "'class_name' is missing (known classes: " + Join(registry.ClassNames(), ", ") + ")");
     } else if ((named = registry.Find(mc.class_name)) == nullptr) {
-      std::string message = prefix + "unknown class_name " + Quoted(detail::Clip(mc.class_name));
-      const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
-      if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
-      errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
+      if (std::string advice = CnstreamClassAdvice(mc.class_name); !advice.empty()) {
+        errors.push_back(prefix + advice);  // a CNStream class vstream does not have
+      } else {
+        std::string message = prefix + "unknown class_name " + Quoted(detail::Clip(mc.class_name));
+        const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
+        if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
+        errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
+      }
     } else if ((module.entry = registry.Resolve(mc.class_name, mc.params.Texts())) == nullptr) {
       errors.push_back(prefix + "class_name " + Quoted(detail::Clip(mc.class_name)) +
                        " names a choice of classes whose choice " + Quoted(named->choose(mc.params.Texts())) +

@@ -307,7 +307,6 @@ ModuleDescription Inferencer::Describe() {
        ParamSpec::List("devices", "",
                        "devices bound to the parallel instances round-robin (\"0,1,2\": instance i uses device "
                        "i % 3; -1 is the CPU); a device this machine lacks is an error at Open"),
-       ParamSpec::String("func_name", "", "CNStream setting for Cambricon offline models; accepted and unused"),
        ParamSpec::Int("input_width", 0, "model input width; 0 reads it from the model").Range(0, 16384),
        ParamSpec::Int("input_height", 0, "model input height; 0 reads it from the model").Range(0, 16384),
        ParamSpec::Enum("input_layout", "auto", {"auto", "nchw", "nhwc"}, "model input layout; auto reads it from the model (NCHW when unknown)"),
@@ -404,7 +403,15 @@ device, else the CPU) with a warning, so CNStream configs with `"device_id": 1` 
 anywhere. Targets opencl, opencl_fp16 and vulkan run on OpenCV's default device of that kind, so
 with them only device 0 (or -1) is accepted. With device -1, a `target` (or `backend`) that this
 OpenCV build or machine cannot run (CUDA in Debian's OpenCV, say) is named in a warning and the
-instance runs on the CPU.)"};
+instance runs on the CPU.
+
+## CNStream
+
+CNStream's `cnstream::Inferencer` and `cnstream::Inferencer2` name this class. Their settings
+(`keep_aspect_ratio`, `model_input_pixel_format`, CNStream 7's `"preproc": "name=...;use_cpu=..."`
+and `"postproc": "name=...;threshold=..."`, `batch_timeout`, `engine_num`, the names of CNStream's
+pre- and postprocessors ...) are translated when a config is read: see the CNStream table in
+[config.md](../config.md#cnstream-configs).)"};
 }
 
 namespace {
@@ -594,6 +601,6 @@ Status Inferencer::Enqueue(FramePtr frame, bool skipped) {
   return Status::Ok();
 }
 
-VSTREAM_REGISTER_MODULE(Inferencer);
+VSTREAM_REGISTER_MODULE_WITH_ALIASES(Inferencer, "Inferencer2");  // CNStream's inference-server variant
 
 }  // namespace vstream

@@ -53,10 +53,6 @@ ModuleDescription DescribeModuleIPC() {
                      "server: acknowledgements queued for a client that does not read them; a client over it is "
                      "disconnected (its open streams end with an error)")
           .Range(4096, int64_t{1} << 30),
-      ParamSpec::Int("device_id", -1,
-                     "server: accepted for CNStream configs; frames arrive in CPU memory whatever its value (the "
-                     "Inferencer's own device_id chooses where inference runs)")
-          .Min(-1),
   };
   d.details = R"(Two configs make one pipeline: the upstream process ends with a client, the downstream
 process starts with a server that has the same `socket_address`. Either process may start first:
@@ -168,11 +164,6 @@ ModuleDescription IpcReceiver::Describe() {
 Status IpcReceiver::Open(const ModuleParams& params) {
   std::string path;
   if (Status s = SocketPathParam(params, &path); !s) return s;
-  if (params.GetInt("device_id") >= 0) {
-    VSTREAM_LOG_INFO("module '{}': device_id {}: frames from the client arrive in CPU memory; the Inferencer's device_id "
-                     "chooses the device",
-                     name(), params.GetInt("device_id"));
-  }
   detail::ipc::ServerSettings settings;
   settings.module = name();
   settings.socket_path = path;

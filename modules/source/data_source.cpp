@@ -40,17 +40,11 @@ ModuleDescription DataSource::Describe() {
       {ParamSpec::List("inputs", "",
                        "streams started at Open: URIs or paths, each optionally 'id=URI' (ids default to stream_<n>); "
                        "a single entry ending in .txt or .list is a file with one input per line"),
-       ParamSpec::Enum("source_type", "ffmpeg", {"ffmpeg"}, "demuxer and decoder library (CNStream setting)"),
        ParamSpec::Enum("pixel_format", "bgr24", {"bgr24", "rgb24", "nv12", "gray8"}, "pixel format of output frames"),
-       ParamSpec::Enum("decoder_type", "cpu", {"cpu", "hw", "mlu"},
+       ParamSpec::Enum("decoder_type", "cpu", {"cpu", "hw"},
                        "cpu, or hw: an FFmpeg hardware decoder (CUDA, VAAPI, QSV, ...) when the machine has one, "
-                       "else the CPU with a warning; CNStream's mlu means hw"),
-       ParamSpec::Enum("output_type", "cpu", {"cpu", "mlu"},
-                       "where output frames live; frames are always in CPU memory (mlu is accepted with a warning)"),
+                       "else the CPU with a warning (CNStream's mlu reads as hw)"),
        ParamSpec::Int("device_id", 0, "hardware decoder device (decoder_type hw); -1 means CPU").Range(-1, 64),
-       ParamSpec::Bool("reuse_cndec_buf", false,
-                       "CNStream setting, accepted for compatibility: decoded frames are always copied out of the "
-                       "decoder's buffers"),
        ParamSpec::Int("decoder_threads", 0, "decoder threads per stream; 0 lets FFmpeg choose").Range(0, 64),
        ParamSpec::Bool("loop", false, "restart files and image sequences at their end (frame_index keeps counting)"),
        ParamSpec::Double("frame_rate", 0,
@@ -155,13 +149,13 @@ its debug lines trace. Lines about a stream's own input (its protocol, demuxer a
 most info: the stream reports what they mean for it (a stream-error event, a reconnect warning),
 so `--log-level warn` shows that and not FFmpeg's detail.
 
-## CNStream compatibility
+## Hardware decoding and CNStream
 
-CNStream's `source_type: ffmpeg`, `reuse_cndec_buf`, `output_type` and `decoder_type` are accepted
-as its configs spell them. `decoder_type: mlu` (a Cambricon decoder) means `hw`, and
-`output_type: mlu` keeps frames in CPU memory; both say so in the log. `decoder_type: hw` uses the
-first FFmpeg hardware decoder that works on the machine (CUDA on `device_id`, VAAPI, QSV, VDPAU, ...)
-and otherwise logs a warning and decodes on the CPU.)"};
+`decoder_type: hw` uses the first FFmpeg hardware decoder that works on the machine (CUDA on
+`device_id`, VAAPI, QSV, VDPAU, ...) and otherwise logs a warning and decodes on the CPU. CNStream's
+DataSource settings (`decoder_type: mlu`, which reads as `hw`, `output_type`, `reuse_cndec_buf`,
+`source_type`, `output_buf_number`, `bufpool_size`, ...) are translated when a config is read:
+see the CNStream table in [config.md](../config.md#cnstream-configs).)"};
 }
 
 namespace {
@@ -262,16 +256,7 @@ Status DataSource::Open(const ModuleParams& params) {
   settings->format = ParsePixelFormat(params.GetString("pixel_format"));
   settings->decoder_threads = static_cast<int>(params.GetInt("decoder_threads"));
   settings->device_id = static_cast<int>(params.GetInt("device_id"));
-  const std::string decoder_type = params.GetString("decoder_type");
-  if (decoder_type == "mlu") {
-    VSTREAM_LOG_WARN("module '{}': decoder_type 'mlu' is CNStream's Cambricon decoder; using the best available "
-                "decoder instead (decoder_type hw: a hardware decoder if this machine has one, else the CPU)",
-                name());
-  }
-  settings->hardware = decoder_type != "cpu" && settings->device_id >= 0;
-  if (params.GetString("output_type") == "mlu") {
-    VSTREAM_LOG_WARN("module '{}': output_type 'mlu' is not available: frames are delivered in CPU memory", name());
-  }
+  settings->hardware = params.GetString("decoder_type") == "hw" && settings->device_id >= 0;
   settings->loop = params.GetBool("loop");
   settings->frame_rate = params.GetDouble("frame_rate");
   settings->interval = static_cast<int>(params.GetInt("interval"));
