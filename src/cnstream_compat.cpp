@@ -87,10 +87,6 @@ class Translation {
 
   /// A vstream custom param this translation produces (a later rule's value replaces an earlier one's).
   void Set(const std::string& key, ParamValue value) { produced_[key] = std::move(value); }
-  const ParamValue* Produced(const std::string& key) const {
-    auto it = produced_.find(key);
-    return it == produced_.end() ? nullptr : &it->second;
-  }
 
   void Note(const std::string& key, LogLevel level, std::string text) {
     notes_.Add(module_.name, key, level, std::move(text));

@@ -4,10 +4,12 @@
 // "max_input_queue_size", "custom_params", and optionally "queue_policy" and "skip_if". Comments
 // are allowed, numbers may be written as strings ("40"), "profiler_config" tunes measurement, and
 // "subgraph:NAME": {"config_path": "other.json"} inlines another file (its modules are named
-// "NAME/module"). Parsing stops with an error at the limits of ConfigLimits (JSON nesting, subgraph
-// nesting, modules after expansion). Validate() checks the graph and every parameter before
-// anything starts and reports every problem at once, each naming the module, the key and the
-// expected form.
+// "NAME/module"). CNStream's spellings of module keys and values (show_perf_info, keep_aspect_ratio,
+// file_name, "preproc": "name=...", ...) are translated into vstream's as the text is read, each one
+// that does not apply here logged once (docs/config.md, "CNStream configs"). Parsing stops with an
+// error at the limits of ConfigLimits (JSON nesting, subgraph nesting, modules after expansion).
+// Validate() checks the graph and every parameter before anything starts and reports every problem
+// at once, each naming the module, the key and the expected form.
 //
 //   vstream::GraphConfig config;
 //   vstream::Status s = vstream::GraphConfig::FromFile("face.json", &config);
