@@ -144,50 +144,67 @@ void AppendHexEscape(std::string& out, unsigned char byte) {
   out += kHex[byte >> 4];
   out += kHex[byte & 0x0f];
 }
+
+// Appends `text` to `out` with Printable's escapes (double quotes only when `escape_double_quotes`),
+// one character (or escaped byte) at a time, while the bytes of `text` taken stay within `max_in`
+// and what is appended within `max_out`; returns how many bytes of `text` it took.
+size_t AppendPrintable(std::string_view text, size_t max_in, size_t max_out, bool escape_double_quotes,
+                       std::string* out) {
+  std::string piece;  // the escaped form of the next character
+  const size_t start = out->size();
+  size_t i = 0;
+  while (i < text.size()) {
+    piece.clear();
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t length = 1;
+    if (c < 0x80) {
+      switch (c) {
+        case '\n': piece = "\\n"; break;
+        case '\r': piece = "\\r"; break;
+        case '\t': piece = "\\t"; break;
+        case '\\': piece = "\\\\"; break;
+        case '\'': piece = "\\'"; break;
+        case '"': piece = escape_double_quotes ? "\\\"" : "\""; break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            AppendHexEscape(piece, c);
+          } else {
+            piece += static_cast<char>(c);
+          }
+      }
+    } else {
+      uint32_t cp = 0;
+      length = Utf8SequenceLength(text, i, &cp);
+      if (length == 0) {
+        length = 1;
+        AppendHexEscape(piece, c);
+      } else if (HiddenControl(cp)) {
+        for (size_t k = 0; k < length; ++k) AppendHexEscape(piece, static_cast<unsigned char>(text[i + k]));
+      } else {
+        piece.append(text.substr(i, length));
+      }
+    }
+    if (i + length > max_in || out->size() - start + piece.size() > max_out) break;
+    *out += piece;
+    i += length;
+  }
+  return i;
+}
 }  // namespace
 
 std::string Printable(std::string_view text, size_t max_bytes) {
   std::string out;
   out.reserve(std::min(text.size(), max_bytes) + 8);
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      if (i + 1 > max_bytes) break;
-      switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\\': out += "\\\\"; break;
-        case '\'': out += "\\'"; break;
-        case '"': out += "\\\""; break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            AppendHexEscape(out, c);
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    uint32_t cp = 0;
-    const size_t length = Utf8SequenceLength(text, i, &cp);
-    if (length == 0) {
-      if (i + 1 > max_bytes) break;
-      AppendHexEscape(out, c);
-      ++i;
-      continue;
-    }
-    if (i + length > max_bytes) break;
-    if (HiddenControl(cp)) {
-      for (size_t k = 0; k < length; ++k) AppendHexEscape(out, static_cast<unsigned char>(text[i + k]));
-    } else {
-      out.append(text.substr(i, length));
-    }
-    i += length;
-  }
-  if (i < text.size()) out += "\u2026(" + std::to_string(text.size() - i) + " more bytes)";
+  const size_t taken = AppendPrintable(text, max_bytes, std::string::npos, true, &out);
+  if (taken < text.size()) out += "\u2026(" + std::to_string(text.size() - taken) + " more bytes)";
+  return out;
+}
+
+std::string Excerpt(std::string_view text, size_t max_chars) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_chars) + 24);
+  const size_t taken = AppendPrintable(text, std::string::npos, max_chars, false, &out);
+  if (taken < text.size()) out += "\u2026 (" + std::to_string(text.size()) + " bytes in all)";
   return out;
 }
 

@@ -136,6 +136,18 @@ TEST(Text, PrintableEscapesWhatATerminalWouldActOnAndClips) {
   EXPECT_EQ(Printable(std::string(96, 'y')), std::string(96, 'y'));  // the default keeps 96 bytes
 }
 
+TEST(Text, ExcerptKeepsAValueShortPrintableAndSaysHowLongItWas) {
+  EXPECT_EQ(Excerpt("cam1"), "cam1");
+  EXPECT_EQ(Excerpt(std::string(100, 'x')), std::string(100, 'x'));  // the default keeps 100
+  EXPECT_EQ(Excerpt(std::string(100000, 'a')), std::string(100, 'a') + "\u2026 (100000 bytes in all)");
+  EXPECT_EQ(Excerpt("a\nb", 10), "a\\nb");
+  // The limit counts what is shown, escapes included, and never cuts one.
+  EXPECT_EQ(Excerpt(std::string(10, '\x1b'), 10), "\\x1b\\x1b\u2026 (10 bytes in all)");
+  EXPECT_EQ(Excerpt("ab\xc3\xa9", 3), "ab\u2026 (4 bytes in all)");  // nor a character
+  // Whatever the value, the result is bounded.
+  EXPECT_LT(Excerpt(std::string(1 << 20, '\0')).size(), 130u);
+}
+
 TEST(NamedRegistry, AliasesPrefixesReplacementAndRemoval) {
   NamedRegistry<int> registry("widget");
   ASSERT_TRUE(registry.Register("round", 1, {"Circle"}));
