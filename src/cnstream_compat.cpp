@@ -30,7 +30,7 @@ void CnstreamNotes::Log() const {
 
 namespace {
 
-std::string Quoted(std::string_view s) { return "'" + Clip(s) + "'"; }
+std::string Quoted(std::string_view s) { return "'" + Excerpt(s) + "'"; }
 
 // One module's translation: the CNStream values rules take out of its custom_params, and the
 // vstream values they produce. The config's own vstream keys win over produced ones.
@@ -54,7 +54,7 @@ class Translation {
   /// `value` as one scalar (trimmed); nullopt, after an error, for a list.
   std::optional<std::string> Scalar(const std::string& key, const ParamValue& value) {
     if (!value.is_list()) return vstream::Trim(value.text());
-    Error("'" + key + "' takes one value, got a list: [" + Clip(value.text()) + "]");
+    Error("'" + key + "' takes one value, got a list: [" + Excerpt(value.text()) + "]");
     return std::nullopt;
   }
   /// true/false, 1/0, yes/no, on/off (CNStream writes "true" and true alike).

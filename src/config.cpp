@@ -71,40 +71,12 @@ struct ParseContext {
   }
 };
 
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+// A name or value from the config in a message: quoted, made printable and clipped.
+std::string Quoted(const std::string& s) { return "'" + vstream::Excerpt(s) + "'"; }
 
-// A JSON value for an error message: scalars as JSON, containers with their first items only, and
-// everything clipped, so a huge or deep value never floods the message (or the stack).
-void AppendShown(const Json& value, int levels, std::string* out) {
-  if (out->size() > 200) return;
-  if (value.is_primitive()) {
-    *out += detail::Clip(value.dump(-1, ' ', false, Json::error_handler_t::replace), 80);
-    return;
-  }
-  const bool object = value.is_object();
-  *out += object ? '{' : '[';
-  if (levels == 0) {
-    *out += value.empty() ? "" : "...";
-  } else {
-    size_t shown = 0;
-    for (auto it = value.begin(); it != value.end(); ++it, ++shown) {
-      if (shown == 4 || out->size() > 200) {
-        *out += ", ... (" + std::to_string(value.size()) + " in all)";
-        break;
-      }
-      if (shown > 0) *out += ", ";
-      if (object) *out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace) + ": ";
-      AppendShown(*it, levels - 1, out);
-    }
-  }
-  *out += object ? '}' : ']';
-}
-
-std::string Shown(const Json& value) {
-  std::string out;
-  AppendShown(value, 2, &out);
-  return detail::Clip(out, 240);
-}
+// A JSON value for an error message: its compact JSON text, clipped (Excerpt), so a huge or deep
+// value never floods the message.
+std::string Shown(const Json& value) { return vstream::Excerpt(value.dump(-1, ' ', false, Json::error_handler_t::replace)); }
 
 // Reads a whole number into `out`: 40, "40" and 40.0 are accepted, within T's range. Otherwise
 // `error` says what `key` must be, naming the value and the range.
@@ -246,8 +218,8 @@ class ConfigSax {
     if (open_.size() == 1) top_keys_->push_back(name);
     if (!open_.empty() && !open_.back().keys.insert(name).second) {
       const std::string where =
-          path_.empty() ? "at the top level" : "in " + Quoted(detail::Clip(vstream::Join(path_, ".")));
-      duplicates_.push_back(origin_ + ": key " + Quoted(detail::Clip(name)) + " appears twice " + where +
+          path_.empty() ? "at the top level" : "in " + Quoted(vstream::Join(path_, "."));
+      duplicates_.push_back(origin_ + ": key " + Quoted(name) + " appears twice " + where +
                             (path_.empty() ? " (module names must be unique)" : ""));
     }
     return dom_.key(name);
@@ -331,6 +303,12 @@ bool ParseJson(const std::string& text, const std::string& origin, int max_depth
     std::string what = e.what();
     const size_t colon = what.find(": ", what.find("parse error"));
     if (colon != std::string::npos) what = what.substr(colon + 2);
+    // nlohmann quotes the token it stopped in, which may be a whole (unterminated) string.
+    constexpr std::string_view kLastRead = "; last read: '";
+    if (const size_t at = what.find(kLastRead); at != std::string::npos && what.back() == '\'') {
+      const size_t token = at + kLastRead.size();
+      what = what.substr(0, token) + vstream::Excerpt(std::string_view(what).substr(token, what.size() - token - 1), 60) + "'";
+    }
     errors->push_back(origin + ":" + std::to_string(line) + ":" + std::to_string(column) + ": malformed JSON: " + what);
     return false;
   }
@@ -389,7 +367,7 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
         if (param_value.is_object() && detail::CnstreamTakesJsonText(param)) {
           read = ParamValue(param_value.dump());  // CNStream passes such objects on as their JSON text
         } else if (!ReadParamValue(param_value, &read)) {
-          errors->push_back(prefix + "custom_params." + detail::Clip(param) +
+          errors->push_back(prefix + "custom_params." + vstream::Excerpt(param) +
                             " must be a string, number, boolean or array of those, got " + Shown(param_value));
           continue;
         }
@@ -408,7 +386,7 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
       const bool scalar = ScalarText(value, &text);
       if (detail::CnstreamModuleKey(name, key, scalar ? &text : nullptr, notes, errors)) continue;
       std::vector<std::string> known(std::begin(kModuleKeys), std::end(kModuleKeys));
-      std::string message = prefix + "unknown key " + Quoted(detail::Clip(key));
+      std::string message = prefix + "unknown key " + Quoted(key);
       const std::string guess = vstream::ClosestMatch(key, known);
       if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
       errors->push_back(message + "; module keys are: " + vstream::Join(known, ", ") +
@@ -442,7 +420,7 @@ void ReadProfiler(const Json& body, ProfilerConfig* out, std::vector<std::string
       }
       out->trace_event_capacity = capacity;
     } else {
-      errors->push_back(prefix + "unknown key " + Quoted(detail::Clip(key)) +
+      errors->push_back(prefix + "unknown key " + Quoted(key) +
                         "; known keys: enable_profiling, enable_tracing, trace_event_capacity");
     }
   }
@@ -480,7 +458,7 @@ std::vector<std::string> ExpandSubgraph(const std::string& name, const Json& bod
         else context->errors.push_back(prefix + "'next_modules' must be an array of module names");
       }
     } else {
-      context->errors.push_back(prefix + "unknown key " + Quoted(detail::Clip(key)) +
+      context->errors.push_back(prefix + "unknown key " + Quoted(key) +
                                 "; a subgraph takes config_path and next_modules");
     }
   }
@@ -625,7 +603,7 @@ Status GraphConfig::FromString(const std::string& json, const std::filesystem::p
 Status GraphConfig::FromFile(const std::filesystem::path& path, GraphConfig* out, const ConfigLimits& limits) {
   std::string text;
   if (!ReadFile(path, &text)) {
-    return {StatusCode::kNotFound, "cannot read config file '" + path.string() + "': " +
+    return {StatusCode::kNotFound, "cannot read config file '" + vstream::Excerpt(path.string(), 200) + "': " +
                                        (std::filesystem::exists(path) ? "permission denied or not a file" : "no such file")};
   }
   ParseContext context;
@@ -645,7 +623,7 @@ Status GraphConfig::Set(const std::string& assignment) {
   const size_t dot = assignment.substr(0, equals).rfind('.');
   if (equals == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == equals) {
     return {StatusCode::kInvalidArgument,
-            "override '" + assignment + "' must look like module.key=value (e.g. infer.batch_size=8)"};
+            "override " + Quoted(assignment) + " must look like module.key=value (e.g. infer.batch_size=8)"};
   }
   const std::string module_name = assignment.substr(0, dot);
   const std::string key = assignment.substr(dot + 1, equals - dot - 1);
@@ -657,10 +635,11 @@ Status GraphConfig::Set(const std::string& assignment) {
   if (module == nullptr) {
     std::vector<std::string> names;
     for (const auto& m : modules) names.push_back(m.name);
-    return {StatusCode::kInvalidArgument, "override '" + assignment + "': no module named '" + module_name +
-                                              "' (modules: " + vstream::Join(names, ", ") + ")"};
+    return {StatusCode::kInvalidArgument, "override of " + Quoted(key) + ": no module named " + Quoted(module_name) +
+                                              " (modules: " + vstream::Excerpt(vstream::Join(names, ", ")) + ")"};
   }
-  const std::string prefix = "override '" + assignment + "': ";
+  // The setting it overrides; the error after it shows the value.
+  const std::string prefix = "override " + Quoted(module_name + "." + key) + ": ";
   if (key == "parallelism" || key == "max_input_queue_size") {
     std::string error;
     if (!ReadWhole(Json(value), key, key == "parallelism" ? &module->parallelism : &module->max_input_queue_size,
@@ -669,7 +648,8 @@ Status GraphConfig::Set(const std::string& assignment) {
     }
   } else if (key == "queue_policy") {
     if (!ParseQueuePolicy(value, &module->queue_policy)) {
-      return {StatusCode::kInvalidArgument, prefix + "queue_policy must be block, drop_oldest or drop_newest"};
+      return {StatusCode::kInvalidArgument,
+              prefix + "queue_policy must be block, drop_oldest or drop_newest, got " + Quoted(value)};
     }
   } else if (key == "skip_if") {
     module->skip_if = value;

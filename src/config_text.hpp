@@ -1,5 +1,5 @@
-// Helpers of the config layer (private to the core): whole numbers from text, and clipping of
-// user-supplied text before it goes into an error message.
+// Helpers of the config layer (private to the core): whole numbers from text, and a cap on the
+// problems one error lists. (User-supplied text in a message goes through vstream::Excerpt.)
 #pragma once
 
 #include <cerrno>
@@ -11,15 +11,6 @@
 #include <vector>
 
 namespace vstream::detail {
-
-/// `text` when it is at most `limit` bytes; else its first bytes (not cutting a UTF-8 character)
-/// and how long the whole is, so a huge value never floods a message.
-inline std::string Clip(std::string_view text, size_t limit = 120) {
-  if (text.size() <= limit) return std::string(text);
-  size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // a continuation byte
-  return std::string(text.substr(0, cut)) + "... (" + std::to_string(text.size()) + " bytes in all)";
-}
 
 enum class WholeText { kOk, kNotWhole, kOutOfRange };
 

@@ -13,7 +13,8 @@ namespace {
 constexpr int kMaxParallelism = 1024;
 constexpr int kMaxQueueSize = 1000000;
 
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+// A name or value from the config in a message: quoted, made printable and clipped.
+std::string Quoted(const std::string& s) { return "'" + Excerpt(s) + "'"; }
 
 constexpr size_t kMaxErrorLines = 100;   // problems one validation reports at most
 constexpr size_t kMaxListedModules = 30;  // a message lists the config's modules up to this many
@@ -53,9 +54,9 @@ std::string FindCycle(const std::vector<ValidatedModule>& modules) {
           const size_t at = static_cast<size_t>(it - start);
           if (length > 12 && at == 6) names.push_back("... (" + std::to_string(length - 9) + " more)");
           if (length > 12 && at >= 6 && at < length - 3) continue;
-          names.push_back(modules[it->module].config->name);
+          names.push_back(Excerpt(modules[it->module].config->name));
         }
-        names.push_back(modules[child].config->name);
+        names.push_back(Excerpt(modules[child].config->name));
         return Join(names, " -> ");
       }
     }
@@ -99,13 +100,13 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       if (std::string advice = CnstreamClassAdvice(mc.class_name); !advice.empty()) {
         errors.push_back(prefix + advice);  // a CNStream class vstream does not have
       } else {
-        std::string message = prefix + "unknown class_name " + Quoted(detail::Clip(mc.class_name));
+        std::string message = prefix + "unknown class_name " + Quoted(mc.class_name);
         const std::string guess = ClosestMatch(ModuleRegistry::Canonical(mc.class_name), registry.ClassNames());
         if (!guess.empty()) message += " (did you mean " + Quoted(guess) + "?)";
         errors.push_back(message + "; known classes: " + Join(registry.ClassNames(), ", "));
       }
     } else if ((module.entry = registry.Resolve(mc.class_name, mc.params.Texts())) == nullptr) {
-      errors.push_back(prefix + "class_name " + Quoted(detail::Clip(mc.class_name)) +
+      errors.push_back(prefix + "class_name " + Quoted(mc.class_name) +
                        " names a choice of classes whose choice " + Quoted(named->choose(mc.params.Texts())) +
                        " is not registered");
     } else {
@@ -152,7 +153,7 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
       auto it = index.find(target);
       if (it == index.end()) {
         std::string message =
-            prefix + "next_modules names " + Quoted(detail::Clip(target)) + ", which is not a module in this config";
+            prefix + "next_modules names " + Quoted(target) + ", which is not a module in this config";
         // Suggestions cost a scan of every name: only for the first problems of a config of modest size.
         if (config.modules.size() <= kMaxSuggestions && errors.size() < kMaxErrorLines) {
           if (names.empty()) {
@@ -164,7 +165,7 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
         if (config.modules.size() <= kMaxListedModules) {
           std::vector<std::string> listed;
           for (const auto& m : config.modules) listed.push_back(m.name);
-          message += "; modules: " + Join(listed, ", ");
+          message += "; modules: " + Excerpt(Join(listed, ", "), 200);
         } else {
           message += " (it has " + std::to_string(config.modules.size()) + " modules)";
         }

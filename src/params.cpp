@@ -126,7 +126,7 @@ std::vector<std::string> CleanItems(const std::vector<std::string>& given) {
 std::string Normalize(const ParamSpec& spec, const std::string& value, const std::filesystem::path& base_dir,
                       std::string* error) {
   auto fail = [&](const std::string& expected) {
-    *error = "parameter '" + spec.name + "' must be " + expected + ", got '" + detail::Clip(value) + "'";
+    *error = "parameter '" + spec.name + "' must be " + expected + ", got '" + vstream::Excerpt(value) + "'";
     return std::string();
   };
   switch (spec.type) {
@@ -176,8 +176,8 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
         const std::string name = v.substr(at + 2, end - at - 2);
         const char* env = std::getenv(name.c_str());
         if (env == nullptr) {
-          *error = "parameter '" + spec.name + "' uses ${" + name + "}, but the environment variable " + name +
-                   " is not set";
+          *error = "parameter '" + spec.name + "' uses ${" + vstream::Excerpt(name) +
+                   "}, but the environment variable " + vstream::Excerpt(name) + " is not set";
           return std::string();
         }
         v.replace(at, end - at + 1, env);
@@ -206,14 +206,14 @@ std::map<std::string, std::string> ParamValues::Texts() const {
 Status ModuleParams::Validate(const std::string& module, const std::vector<ParamSpec>& specs, const ParamValues& raw,
                               const std::filesystem::path& base_dir, ModuleParams* out) {
   std::vector<std::string> errors;
-  const std::string prefix = "module '" + module + "': ";
+  const std::string prefix = "module '" + vstream::Excerpt(module) + "': ";
   std::vector<std::string> names;
   for (const auto& spec : specs) names.push_back(spec.name);
 
   for (const auto& [key, value] : raw) {
     (void)value;
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
-    std::string message = prefix + "unknown parameter '" + detail::Clip(key) + "'";
+    std::string message = prefix + "unknown parameter '" + vstream::Excerpt(key) + "'";
     const std::string guess = vstream::ClosestMatch(key, names);
     if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
     message += names.empty() ? "; this module takes no custom_params"
@@ -252,7 +252,7 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     if (value.is_list()) {
       errors.push_back(prefix + "parameter '" + spec.name + "' takes one value (" +
                        std::string(ParamTypeName(spec.type)) + "), got a list of " +
-                       std::to_string(value.items().size()) + ": [" + detail::Clip(value.text()) + "]");
+                       std::to_string(value.items().size()) + ": [" + vstream::Excerpt(value.text()) + "]");
       continue;
     }
     std::string error;
@@ -329,7 +329,7 @@ void ModuleParams::ReportWrongType(const std::string& key, const std::string& te
     declared_as = " (declared as " + std::string(ParamTypeName(it->second)) + ")";
   }
   Report(key, getter,
-         std::string(getter) + "(\"" + key + "\"): parameter '" + key + "' is '" + text + "'" + declared_as +
+         std::string(getter) + "(\"" + key + "\"): parameter '" + key + "' is '" + vstream::Excerpt(text) + "'" + declared_as +
              ", which " + std::string(getter) + " cannot read; declare it as " + std::string(info.spec) +
              " in the module's Describe(), or read it with the getter of its type; returning " +
              std::string(info.empty));

@@ -12,6 +12,7 @@
 
 #include "vstream/log.hpp"
 #include "vstream/registry.hpp"
+#include "vstream/text.hpp"
 
 namespace vstream {
 namespace {
@@ -28,7 +29,9 @@ Plugins& State() {
   return *plugins;
 }
 
-std::string Quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+// A path from the command line or the environment in a message: printable, and clipped (paths run
+// longer than other values, so further).
+std::string Quoted(const fs::path& path) { return "'" + Excerpt(path.string(), 200) + "'"; }
 
 Status Load(const fs::path& library, std::vector<std::string>* classes_added) {
   if (classes_added != nullptr) classes_added->clear();

@@ -45,7 +45,7 @@ Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
     const detail::WholeText read = detail::ParseWhole(arg, &n);
     if ((kind == "every_nth" || kind == "except_every_nth") && (read != detail::WholeText::kOk || n < 1)) {
       return {StatusCode::kInvalidConfig,
-              "skip_if '" + detail::Clip(spec) + "': N must be a whole number >= 1" +
+              "skip_if '" + vstream::Excerpt(spec) + "': N must be a whole number >= 1" +
                   (read == detail::WholeText::kOutOfRange ? " and at most " + std::to_string(INT64_MAX) : "")};
     }
     if (kind == "every_nth") {
@@ -59,7 +59,7 @@ Status ParseSkipCondition(const std::string& spec_in, SkipPredicate* out) {
   }
   std::optional<SkipPredicate> found = Registered().Find(spec);
   if (!found) {
-    std::string message = "skip_if '" + spec + "' is not a known condition: " + kForms;
+    std::string message = "skip_if '" + vstream::Excerpt(spec) + "' is not a known condition: " + kForms;
     const std::vector<std::string> names = Registered().Names();
     if (!names.empty()) message += " (registered: " + Join(names, ", ") + ")";
     return {StatusCode::kInvalidConfig, std::move(message)};

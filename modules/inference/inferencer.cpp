@@ -422,7 +422,7 @@ std::vector<float> Floats(const std::vector<std::string>& items, const char* wha
     char* end = nullptr;
     const float v = std::strtof(item.c_str(), &end);
     if (item.empty() || *end != '\0') {
-      *error = std::string(what) + " must be numbers, got '" + item + "'";
+      *error = std::string(what) + " must be numbers, got '" + vstream::Excerpt(item) + "'";
       return {};
     }
     out.push_back(v);
@@ -454,7 +454,7 @@ Status Inferencer::Open(const ModuleParams& params) {
   }
   if (params.Has("labels_path")) {
     std::ifstream in(params.GetPath("labels_path"));
-    if (!in) return Fail("labels_path: cannot read '" + params.GetPath("labels_path").string() + "'");
+    if (!in) return Fail("labels_path: cannot read '" + vstream::Excerpt(params.GetPath("labels_path").string(), 200) + "'");
     for (std::string line; std::getline(in, line);) settings->labels.push_back(vstream::Trim(line));
     while (!settings->labels.empty() && settings->labels.back().empty()) settings->labels.pop_back();
   }
@@ -492,7 +492,8 @@ Status Inferencer::Open(const ModuleParams& params) {
     char* end = nullptr;
     const long v = std::strtol(d.c_str(), &end, 10);
     if (d.empty() || *end != '\0' || v < -1 || v > 1024) {
-      return Fail("devices must be device numbers (-1 for the CPU), got '" + d + "'", StatusCode::kInvalidConfig);
+      return Fail("devices must be device numbers (-1 for the CPU), got '" + vstream::Excerpt(d) + "'",
+                  StatusCode::kInvalidConfig);
     }
     devices.push_back(static_cast<int>(v));
   }
@@ -556,7 +557,7 @@ Status Inferencer::Open(const ModuleParams& params) {
                                           : std::vector<int64_t>{1, spec.channels, spec.height, spec.width};
     int instance_batch = 1;
     if (Status s = backend->Prepare(item, settings->batch_size, &instance_batch); !s) {
-      return Fail("model_path '" + model.string() + "': " + s.message());
+      return Fail("model_path '" + vstream::Excerpt(model.string(), 200) + "': " + s.message());
     }
     max_batch = std::min(max_batch, instance_batch);
     std::string device = backend->device();

@@ -203,11 +203,13 @@ Status ApplyOptions(const StreamOptions& options, detail::ReaderSettings* settin
       if (ok) settings->max_frame_pixels = n;
     } else {
       return {StatusCode::kInvalidArgument,
-              "unknown stream option '" + key +
+              "unknown stream option '" + Excerpt(key) +
                   "'; options: loop, frame_rate, interval, reconnect, reconnect_delay_ms, stall_timeout_ms, "
                   "decoder_threads, rtsp_transport, max_frame_pixels"};
     }
-    if (!ok) return {StatusCode::kInvalidArgument, "stream option " + key + "='" + value + "' is out of range or malformed"};
+    if (!ok) {
+      return {StatusCode::kInvalidArgument, "stream option " + key + "='" + Excerpt(value) + "' is out of range or malformed"};
+    }
   }
   return Status::Ok();
 }

@@ -431,7 +431,8 @@ TEST(Config, DeepNestingIsAnErrorNamingTheLimitAndTheFile) {
   const std::string nested = std::string(60, '[') + std::string(60, ']');
   const std::string problems =
       Problems(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough", "parallelism": )" + nested + "}}");
-  EXPECT_NE(problems.find("'parallelism' must be a whole number (or a string holding one), got [[[...]]]"),
+  EXPECT_NE(problems.find("'parallelism' must be a whole number (or a string holding one), got " + std::string(60, '[') +
+                          std::string(40, ']') + "\u2026 (120 bytes in all)"),
             std::string::npos)
       << problems;
   // Where the limit is: 3 objects and 61 arrays are 64 levels, one more is too many.
@@ -441,9 +442,11 @@ TEST(Config, DeepNestingIsAnErrorNamingTheLimitAndTheFile) {
                     std::string(arrays, '[') + std::string(arrays, ']') + "}}}");
   };
   EXPECT_EQ(nesting(61).find("nest deeper"), std::string::npos) << nesting(61);
-  EXPECT_NE(nesting(61).find("custom_params.x must be a string, number, boolean or array of those, got [[[...]]]"),
+  // The value is shown clipped, with its length: 61 '[' and 61 ']'.
+  EXPECT_NE(nesting(61).find("custom_params.x must be a string, number, boolean or array of those, got [[[[[["),
             std::string::npos)
       << nesting(61);
+  EXPECT_NE(nesting(61).find("\u2026 (122 bytes in all)"), std::string::npos) << nesting(61);
   EXPECT_NE(nesting(62).find("<string>:2:126: JSON objects and arrays nest deeper than 64 levels"), std::string::npos)
       << nesting(62);
 }
@@ -466,6 +469,45 @@ TEST(Config, HugeValuesAreClippedInErrors) {
       << problems.substr(0, 500);
   EXPECT_NE(problems.find("(1048576 bytes in all)"), std::string::npos) << problems.substr(0, 500);
   EXPECT_LT(problems.size(), 1000u);
+}
+
+TEST(Config, EveryValueInAMessageIsClippedPrintableAndSaysItsLength) {
+  // A nested parameter value of 100 KB: one short line that says how long the value was.
+  std::string nested = "[";
+  for (int i = 0; i < 2000; ++i) nested += (i == 0 ? "[\"" : ",[\"") + std::string(46, 'v') + "\"]";
+  nested += "]";
+  ASSERT_GT(nested.size(), 100000u);
+  std::string problems = Problems(R"({"src": {"class_name": "SyntheticSource", "custom_params": {"frames": )" + nested + "}}}");
+  EXPECT_NE(problems.find("custom_params.frames must be a string, number, boolean or array of those, got [[\"vvv"),
+            std::string::npos)
+      << problems.substr(0, 500);
+  EXPECT_NE(problems.find("(" + std::to_string(nested.size()) + " bytes in all)"), std::string::npos)
+      << problems.substr(0, 500);
+  EXPECT_LT(problems.size(), 300u) << problems.substr(0, 500);
+
+  // The token the JSON parser stopped in (an unterminated string of 100 KB).
+  problems = Problems(R"({"src": {"class_name": ")" + std::string(100000, 'b') + "}}");
+  EXPECT_NE(problems.find("malformed JSON"), std::string::npos) << problems.substr(0, 500);
+  EXPECT_NE(problems.find("bytes in all)"), std::string::npos) << problems.substr(0, 500);
+  EXPECT_LT(problems.size(), 300u) << problems.substr(0, 500);
+
+  // Overrides, whatever their size or bytes.
+  GraphConfig config;
+  ASSERT_TRUE(GraphConfig::FromString(std::string("{") + kSource + R"(, "a": {"class_name": "PassThrough"}})", "/",
+                                      &config));
+  const std::string huge(100000, 'k');
+  for (const std::string& assignment : {"nomodule." + huge + "=1", "a." + huge, "a.parallelism=" + huge}) {
+    const Status s = config.Set(assignment);
+    ASSERT_FALSE(s);
+    EXPECT_LT(s.message().size(), 300u) << s.message().substr(0, 500);
+    EXPECT_NE(s.message().find("bytes in all)"), std::string::npos) << s.message().substr(0, 500);
+  }
+  const Status escaped = config.Set("a.b\x1b[2J");
+  EXPECT_NE(escaped.message().find("override 'a.b\\x1b[2J' must look like module.key=value"), std::string::npos)
+      << escaped.message();
+  // A class name with terminal escapes is shown escaped.
+  EXPECT_NE(Problems(R"({"src": {"class_name": "Synthetic\u001b[2JSource"}})").find("'Synthetic\\x1b[2JSource'"),
+            std::string::npos);
 }
 
 // A source and a chain of `length` PassThrough modules m0 -> m1 -> ..., built in memory.
