@@ -5,9 +5,12 @@
 // VSTREAM_REGISTER_MODULE_WITH_ALIASES(Class, "Other", ...) adds other names for the same class
 // (CNStream's cnstream::Encode and cnstream::VEncode are vstream's Encoder).
 // A class describes itself with a static `ModuleDescription Describe()`; without one it accepts no
-// custom_params. A name may also stand for a choice between classes made from the module's
-// custom_params when a config loads (`Entry::choose`): "ModuleIPC" is IpcSender or IpcReceiver by
-// its `ipc_type`, so every class is either always a source or never one.
+// custom_params. A class that keeps frames beyond its input queue (a batch, a decoder's pictures)
+// says how many with a static `HeldFrames FramesHeld(const ModuleParams&)` (see capacity.hpp),
+// which `vstream check` uses without opening the module. A name may also stand for a choice
+// between classes made from the module's custom_params when a config loads (`Entry::choose`):
+// "ModuleIPC" is IpcSender or IpcReceiver by its `ipc_type`, so every class is either always a
+// source or never one.
 //
 //   class Blur : public vstream::Module { ... static vstream::ModuleDescription Describe(); };
 //   VSTREAM_REGISTER_MODULE(Blur);
@@ -23,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "vstream/capacity.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 #include "vstream/named_registry.hpp"
@@ -38,6 +42,9 @@ class VSTREAM_EXPORT ModuleRegistry {
     Factory factory;
     std::function<ModuleDescription()> describe;
     bool is_source = false;  // derives from SourceModule
+    /// What a module of the class keeps beyond its input queues, from its validated parameters;
+    /// empty when the class declares nothing (it keeps nothing more).
+    std::function<HeldFrames(const ModuleParams& params)> frames_held;
     /// For a name that stands for several classes (no factory of its own): the class name that
     /// implements a module with these custom_params, which are checked against `describe` first.
     std::function<std::string(const std::map<std::string, std::string>& params)> choose;
@@ -78,6 +85,11 @@ concept HasDescribe = requires {
 };
 
 template <typename T>
+concept HasFramesHeld = requires(const ModuleParams& params) {
+  { T::FramesHeld(params) } -> std::convertible_to<HeldFrames>;
+};
+
+template <typename T>
 ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
   static_assert(std::is_base_of_v<Module, T>, "VSTREAM_REGISTER_MODULE needs a vstream::Module subclass");
   ModuleRegistry::Entry entry;
@@ -88,6 +100,9 @@ ModuleRegistry::Entry MakeRegistryEntry(std::string_view spelled) {
     entry.describe = [] { return ModuleDescription(T::Describe()); };
   } else {
     entry.describe = [] { return ModuleDescription{}; };
+  }
+  if constexpr (HasFramesHeld<T>) {
+    entry.frames_held = [](const ModuleParams& params) { return HeldFrames(T::FramesHeld(params)); };
   }
   entry.is_source = std::is_base_of_v<SourceModule, T>;
   return entry;

@@ -41,6 +41,17 @@ ModuleDescription SyntheticSource::Describe() {
            ParamSpec::Int("threads", 1, "producer threads shared by all streams").Range(1, 256)}};
 }
 
+HeldFrames SyntheticSource::FramesHeld(const ModuleParams& params) {
+  HeldFrames held;
+  held.per_module = params.GetInt("threads");  // each producer thread's frame, waiting for room
+  held.width = static_cast<int>(params.GetInt("width"));
+  held.height = static_cast<int>(params.GetInt("height"));
+  held.without_image = held.width == 0 || held.height == 0;
+  held.format = ParsePixelFormat(params.GetString("pixel_format"));
+  held.detail = std::to_string(held.per_module) + " producer thread(s), a frame in hand each";
+  return held;
+}
+
 Status SyntheticSource::Open(const ModuleParams& params) {
   width_ = static_cast<int>(params.GetInt("width"));
   height_ = static_cast<int>(params.GetInt("height"));

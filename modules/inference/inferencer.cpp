@@ -41,6 +41,9 @@ struct InferenceSettings {
 namespace {
 using Clock = std::chrono::steady_clock;
 
+// Frames an executor queues at most: room for the batch being collected and the next one.
+int BatchQueueCapacity(int batch_size) { return std::max(4, batch_size * 2); }
+
 }  // namespace
 
 // One worker's model instance, bound to its device, and the thread that batches and runs its
@@ -55,7 +58,7 @@ class InferenceExecutor {
         backend_(std::move(backend)),
         device_(std::move(device)),
         max_batch_(std::max(1, std::min(max_batch, settings_->batch_size))),
-        capacity_(static_cast<size_t>(std::max(4, settings_->batch_size * 2))),
+        capacity_(static_cast<size_t>(BatchQueueCapacity(settings_->batch_size))),
         transmit_(std::move(transmit)),
         fail_(std::move(fail)),
         record_(std::move(record)),
@@ -412,6 +415,24 @@ CNStream's `cnstream::Inferencer` and `cnstream::Inferencer2` name this class. T
 and `"postproc": "name=...;threshold=..."`, `batch_timeout`, `engine_num`, the names of CNStream's
 pre- and postprocessors ...) are translated when a config is read: see the CNStream table in
 [config.md](../config.md#cnstream-configs).)"};
+}
+
+HeldFrames Inferencer::FramesHeld(const ModuleParams& params) {
+  const int batch_size = static_cast<int>(params.GetInt("batch_size"));
+  const int64_t queue = detail::BatchQueueCapacity(batch_size);
+  // A batch takes batch_size frames to run the model on; with infer_interval > 1 the frames it
+  // passes over ride along, up to the whole queue. (So do frames skip_if skips: add the queue's
+  // size per worker for a module with skip_if.)
+  const int64_t running = params.GetInt("infer_interval") > 1 ? queue : batch_size;
+  HeldFrames held;
+  held.per_worker = queue + running;
+  held.detail = "batch queue " + std::to_string(queue) + " + running batch " + std::to_string(running);
+  // A batch runs once batch_size frames to infer are queued (the queue full will do): fewer frames
+  // than that make it wait for batching_timeout.
+  held.collects = batch_size > 1 ? std::min(queue, int64_t{batch_size} * params.GetInt("infer_interval")) : 0;
+  held.collect_timeout_ms = params.GetDouble("batching_timeout");
+  held.collects_param = "batch_size";
+  return held;
 }
 
 namespace {

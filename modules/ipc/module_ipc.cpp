@@ -104,6 +104,11 @@ Status SocketPathParam(const ModuleParams& params, std::string* path) {
   }
   return Status::Ok();
 }
+
+// The channel both ends of a pair agree on: socket_address as written (resolving a bare name
+// would create the runtime folder, and `vstream check` leaves the machine as it is).
+std::string ChannelName(const ModuleParams& params) { return params.GetString("socket_address"); }
+
 }  // namespace
 
 // IpcSender ------------------------------------------------------------------------------------
@@ -114,6 +119,15 @@ IpcSender::~IpcSender() { Close(); }
 
 ModuleDescription IpcSender::Describe() {
   return DescribeRole("client", "Sends every frame to an IpcReceiver in another process (ModuleIPC with ipc_type client).");
+}
+
+HeldFrames IpcSender::FramesHeld(const ModuleParams& params) {
+  const int64_t slots = params.GetInt("max_cachedframe_size");
+  HeldFrames held;
+  held.shared_memory_slots = slots;  // a copy of each frame in flight; the frame itself is released
+  held.channel = {ChannelName(params), true, slots, "max_cachedframe_size"};
+  held.detail = std::to_string(slots) + " shared-memory slots";
+  return held;
 }
 
 Status IpcSender::Open(const ModuleParams& params) {
@@ -159,6 +173,15 @@ IpcReceiver::~IpcReceiver() { Close(); }
 
 ModuleDescription IpcReceiver::Describe() {
   return DescribeRole("server", "Receives the frames IpcSenders in other processes send (ModuleIPC with ipc_type server).");
+}
+
+HeldFrames IpcReceiver::FramesHeld(const ModuleParams& params) {
+  HeldFrames held;
+  held.per_module = params.GetInt("max_clients");  // each connection's reader hands on one frame at a time
+  held.channel = {ChannelName(params), false, 0, ""};
+  held.frames_in_shared_memory = true;  // the clients' slots, counted with the clients
+  held.detail = "a frame in hand per client connection (max_clients " + std::to_string(held.per_module) + ")";
+  return held;
 }
 
 Status IpcReceiver::Open(const ModuleParams& params) {

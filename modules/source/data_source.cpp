@@ -158,6 +158,19 @@ DataSource settings (`decoder_type: mlu`, which reads as `hw`, `output_type`, `r
 see the CNStream table in [config.md](../config.md#cnstream-configs).)"};
 }
 
+HeldFrames DataSource::FramesHeld(const ModuleParams& params) {
+  const int64_t threads = params.GetInt("decoder_threads");
+  HeldFrames held;
+  held.per_stream = 1;  // converted, waiting for room in the next queue
+  held.pool_per_stream = static_cast<int64_t>(detail::kPooledFramesPerStream);
+  held.decoder_pictures_per_stream =
+      detail::kMaxReferencePictures + (threads > 0 ? threads : detail::kMaxAutomaticDecoderThreads);
+  held.format = ParsePixelFormat(params.GetString("pixel_format"));  // the size is the input's
+  held.detail = "per stream: 1 frame handed on, a pool of up to " + std::to_string(held.pool_per_stream) +
+                " buffers, " + std::to_string(held.decoder_pictures_per_stream) + " decoder pictures";
+  return held;
+}
+
 namespace {
 // Applies per-stream options (same names as the module's parameters) to a copy of the defaults.
 Status ApplyOptions(const StreamOptions& options, detail::ReaderSettings* settings) {

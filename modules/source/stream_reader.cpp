@@ -827,7 +827,7 @@ bool StreamReader::EmitDecoded(Input& input, const std::function<bool(FramePtr)>
   const int chroma_rows = settings_.format == PixelFormat::kNV12 ? (height + 1) / 2 : 0;
   const size_t bytes = static_cast<size_t>(stride) * static_cast<size_t>(height + chroma_rows);
   if (!input.pool || input.pool_width != width || input.pool_height != height) {
-    input.pool = BufferPool::Create(bytes, 64);
+    input.pool = BufferPool::Create(bytes, kPooledFramesPerStream);
     input.pool_width = width;
     input.pool_height = height;
   }

@@ -40,6 +40,14 @@ struct AVFormatContext;
 
 namespace vstream::detail {
 
+/// Output buffers a stream's pool keeps for reuse at most; more frames of a stream alive at once
+/// take memory of their own, freed with them.
+inline constexpr size_t kPooledFramesPerStream = 64;
+/// Pictures a decoder keeps: up to 16 reference pictures (the most H.264 and H.265 allow), and one
+/// more per frame thread; FFmpeg starts at most 16 threads when it chooses the number itself.
+inline constexpr int kMaxReferencePictures = 16;
+inline constexpr int kMaxAutomaticDecoderThreads = 16;
+
 struct ReaderSettings {
   PixelFormat format = PixelFormat::kBGR24;
   int decoder_threads = 0;  // 0: FFmpeg chooses

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "vstream/capacity.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
@@ -27,6 +28,8 @@ class VSTREAM_EXPORT SyntheticSource : public SourceModule {
   ~SyntheticSource() override;
 
   static ModuleDescription Describe();
+  /// A frame in the hands of each producer thread, of the configured size and format.
+  static HeldFrames FramesHeld(const ModuleParams& params);
 
   Status Open(const ModuleParams& params) override;
   void Close() override;

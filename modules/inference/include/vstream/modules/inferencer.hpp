@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "vstream/capacity.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
@@ -35,6 +36,8 @@ class VSTREAM_EXPORT Inferencer : public Module {
   ~Inferencer() override;
 
   static ModuleDescription Describe();
+  /// Per worker: the batch queue (2 x batch_size, at least 4) and the batch running.
+  static HeldFrames FramesHeld(const ModuleParams& params);
 
   Status Open(const ModuleParams& params) override;
   void Close() override;

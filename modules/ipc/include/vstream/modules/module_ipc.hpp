@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "vstream/capacity.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
@@ -42,6 +43,8 @@ class VSTREAM_EXPORT IpcSender : public Module {
   ~IpcSender() override;
 
   static ModuleDescription Describe();
+  /// Its max_cachedframe_size frame-sized slots of shared memory, and the channel to its server.
+  static HeldFrames FramesHeld(const ModuleParams& params);
   Status Open(const ModuleParams& params) override;
   void Close() override;
   /// Copies the frame into a free slot (waiting for one while max_cachedframe_size frames are in
@@ -61,6 +64,8 @@ class VSTREAM_EXPORT IpcReceiver : public SourceModule {
   ~IpcReceiver() override;
 
   static ModuleDescription Describe();
+  /// A frame in hand for each client connection (max_clients), and the channel from its clients.
+  static HeldFrames FramesHeld(const ModuleParams& params);
   Status Open(const ModuleParams& params) override;
   void Close() override;
   void Interrupt() override;

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "vstream/capacity.hpp"
 #include "vstream/export.hpp"
 #include "vstream/module.hpp"
 
@@ -52,6 +53,8 @@ class VSTREAM_EXPORT DataSource : public SourceModule {
   static constexpr const char* kGapKey = "source.gap_ms";
 
   static ModuleDescription Describe();
+  /// Per stream: the frame being handed on, the decoder's pictures and the buffer pool.
+  static HeldFrames FramesHeld(const ModuleParams& params);
 
   Status Open(const ModuleParams& params) override;
   /// Stops every stream and waits for its reader thread, at most stop_timeout_ms in all. A reader
