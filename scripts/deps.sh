@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
-  # core
-  nlohmann-json3-dev libspdlog-dev libfmt-dev
+  # core; the vstream tool's command line (CLI11, header-only)
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # video and vision

@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -24,9 +26,11 @@ struct Result {
 };
 
 // Runs `vstream ARGS` through the shell; `environment`: NAME=VALUE assignments put before it.
-Result Vstream(const std::string& args, const std::string& environment = "") {
+// `output` gets stdout and stderr, or stdout alone when `with_stderr` is false.
+Result Vstream(const std::string& args, const std::string& environment = "", bool with_stderr = true) {
   Result result;
-  const std::string command = environment + (environment.empty() ? "" : " ") + VSTREAM_CLI + " " + args + " 2>&1";
+  const std::string command = environment + (environment.empty() ? "" : " ") + VSTREAM_CLI + " " + args +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = ::popen(command.c_str(), "r");
   char buffer[4096];
   size_t n = 0;
@@ -347,6 +351,205 @@ TEST(Cli, PluginThatFailsToLoadIsExitCode2WithTheReason) {
   EXPECT_NE(env.output.find("VSTREAM_PLUGIN_PATH: '" + dir / "nope" + "': no such file or folder"), std::string::npos)
       << env.output;
   EXPECT_EQ(Vstream("run --plugin").code, 64);  // the option without its value
+}
+
+TEST(Cli, EachCommandHasItsOwnHelpOnStdout) {
+  for (const char* form : {"run --help", "help run", "run -h"}) {
+    const Result help = Vstream(form, "", /*with_stderr=*/false);
+    EXPECT_EQ(help.code, 0) << form;
+    EXPECT_EQ(help.output.rfind("usage: vstream run CONFIG [OPTIONS]", 0), 0u) << form << "\n" << help.output;
+    for (const char* option : {"--set MODULE.KEY=VALUE", "-i,--input [ID=]URI", "--stats-interval SECONDS",
+                               "--stats-json FILE", "--restart N", "--grace-period SECONDS", "--plugin LIB.so",
+                               "--log-level LEVEL"}) {
+      EXPECT_NE(help.output.find(option), std::string::npos) << form << ": " << option << "\n" << help.output;
+    }
+    EXPECT_EQ(help.output.find("--frame-size"), std::string::npos) << help.output;  // check's, not run's
+  }
+  const Result check = Vstream("check --help", "", false);
+  EXPECT_EQ(check.code, 0);
+  EXPECT_NE(check.output.find("--frame-size WxH"), std::string::npos) << check.output;
+  EXPECT_EQ(check.output.find("--restart"), std::string::npos) << check.output;
+  EXPECT_EQ(Vstream("--help", "", false).code, 0);
+  EXPECT_EQ(Vstream("help nope").code, 64);
+}
+
+// Every option a command's --help lists is in docs/cli.md's option table, marked for that command.
+TEST(Cli, HelpAndTheCliDocsListTheSameOptions) {
+  std::ifstream in(std::string(VSTREAM_DOCS_DIR) + "/cli.md");
+  std::stringstream docs;
+  docs << in.rdbuf();
+  ASSERT_FALSE(docs.str().empty());
+  const std::regex option_line(R"(^  (?:-\w,)?(--[\w-]+))");
+  for (const std::string command : {"run", "check", "inspect", "graph"}) {
+    const Result help = Vstream(command + " --help", "", false);
+    std::istringstream lines(help.output);
+    int options = 0;
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch match;
+      if (!std::regex_search(line, match, option_line)) continue;
+      ++options;
+      const std::string name = match[1];
+      const size_t row = docs.str().find("\n| `" + name);
+      ASSERT_NE(row, std::string::npos) << name << " (" << command << ") is not in docs/cli.md's option table";
+      const std::string text = docs.str().substr(row + 1, docs.str().find('\n', row + 1) - row - 1);
+      const std::string commands = text.substr(text.find(" | ") + 3);
+      EXPECT_TRUE(commands.rfind("all", 0) == 0 || commands.substr(0, commands.find(" | ")).find(command) != std::string::npos)
+          << name << " is an option of " << command << " but docs/cli.md says: " << text;
+    }
+    EXPECT_GE(options, 3) << help.output;
+  }
+}
+
+TEST(Cli, OptionsTakeTheirValueAfterASpaceOrAnEqualsSign) {
+  test::ScratchDir dir("cli_spellings");
+  const std::string config = Write(dir, "p.json", R"({"s": {"class_name": "DataSource", "next_modules": ["t"]},
+                                                      "t": {"class_name": "Tracker"}})");
+  const Result spaced = Vstream("graph " + config + " --set t.parallelism=3");
+  const Result joined = Vstream("graph " + config + " --set=t.parallelism=3");
+  EXPECT_EQ(joined.code, 0) << joined.output;
+  EXPECT_NE(joined.output.find("x3, queue 20"), std::string::npos) << joined.output;
+  EXPECT_EQ(joined.output, spaced.output);
+  const Result bad = Vstream("check " + config + " --set=t.parallelism=0");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("'parallelism' must be between 1 and 1024"), std::string::npos) << bad.output;
+  EXPECT_EQ(Vstream("check " + config + " --frame-size=640x480").code, 0);
+}
+
+TEST(Cli, UnknownOptionsAndOptionsOfOtherCommandsAreNamed) {
+  test::ScratchDir dir("cli_strict");
+  const std::string config = Write(dir, "p.json", R"({"s": {"class_name": "DataSource", "next_modules": ["t"]},
+                                                      "t": {"class_name": "Tracker"}})");
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"check " + config + " --restart 2", "vstream check: option '--restart' does not apply to check (it is an option of run)"},
+      {"inspect --input x", "vstream inspect: option '--input' does not apply to inspect (it is an option of run)"},
+      {"graph " + config + " --frame-size 10x10", "option '--frame-size' does not apply to graph (it is an option of check)"},
+      {"run " + config + " --markdown", "option '--markdown' does not apply to run (it is an option of inspect)"},
+      {"check " + config + " --frobnicate=1", "vstream check: unknown option '--frobnicate'"},
+      {"check " + config + " --frame-siz 10x10", "unknown option '--frame-siz' (did you mean --frame-size?)"},
+      {"run " + config + " --restart 2", "--restart and --grace-period go with several CONFIGs"},
+      {"--frobnicate", "vstream: unknown option '--frobnicate'"},
+      {"version extra", "unexpected argument 'extra'"},
+      {"check " + config + " --frame-size 10", "--frame-size takes WIDTHxHEIGHT"},
+      {"run --plugin", "option '--plugin' needs a value"},
+  };
+  for (const Case& c : cases) {
+    const Result result = Vstream(c.args);
+    EXPECT_EQ(result.code, 64) << c.args << "\n" << result.output;
+    EXPECT_NE(result.output.find(c.message), std::string::npos) << c.args << "\ngot: " << result.output;
+  }
+}
+
+TEST(Cli, CheckPrintsTheWorstCaseInFramesAndBytes) {
+  test::ScratchDir dir("cli_capacity");
+  // A fan-out: the source's frames go to an Inferencer (2 workers, batches of 3) that sends them to
+  // another process, and to a Tracker.
+  const std::string config = Write(dir, "fan_out.json", R"({
+    "src": {"class_name": "SyntheticSource", "next_modules": ["infer", "track"],
+            "custom_params": {"width": 640, "height": 360, "threads": 2}},
+    "infer": {"class_name": "Inferencer", "parallelism": 2, "max_input_queue_size": 5, "next_modules": ["ipc"],
+              "custom_params": {"model_path": "not-loaded.onnx", "postproc_name": "ssd", "batch_size": 3}},
+    "track": {"class_name": "Tracker", "max_input_queue_size": 10},
+    "ipc": {"class_name": "ModuleIPC", "max_input_queue_size": 3,
+            "custom_params": {"ipc_type": "client", "socket_address": "cli_capacity", "max_cachedframe_size": 6}}})");
+  const Result check = Vstream("check " + config);
+  ASSERT_EQ(check.code, 0) << check.output;
+  // src: 2 producer threads, a frame in hand each.
+  // infer: 2 workers x (5 queued + 1 in hand + batch queue max(4, 2 x 3) + running batch 3) = 30.
+  // track: 10 + 1 = 11. ipc: 3 + 1 = 4. In all 2 + 30 + 11 + 4 = 47, whatever the streams.
+  EXPECT_NE(check.output.find("frames in flight, worst case: 47 + 0 per stream"), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find("2 x (5 queued + 1 in hand + 9 held: batch queue 6 + running batch 3) = 30"),
+            std::string::npos)
+      << check.output;
+  // Frames of 640 x 360 x 3 = 691200 bytes: 47 frames, and the client's 6 shared-memory slots.
+  EXPECT_NE(check.output.find("frame size: 640x360 bgr24, 691200 bytes\n"), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find("memory, worst case: " + std::to_string((47 + 6) * 691200) + " bytes (34.9 MiB) + 0 bytes per stream; of them " +
+                              std::to_string(6 * 691200) + " bytes (4.0 MiB) shared memory"),
+            std::string::npos)
+      << check.output;
+  EXPECT_EQ(check.output.find("warning"), std::string::npos) << check.output;
+
+  // A DataSource at an assumed 320x240: a Tracker's 21 frames, and per stream the frame in hand, a
+  // pool of the 22 frames one stream can have in flight and 16 + 2 decoder pictures (4:2:0).
+  const std::string decode = Write(dir, "decode.json", R"({"s": {"class_name": "DataSource", "next_modules": ["t"],
+                                                                 "custom_params": {"decoder_threads": 2}},
+                                                           "t": {"class_name": "Tracker"}})");
+  const Result sized = Vstream("check " + decode + " --frame-size 320x240");
+  ASSERT_EQ(sized.code, 0) << sized.output;
+  EXPECT_NE(sized.output.find("frames in flight, worst case: 21 + 1 per stream"), std::string::npos) << sized.output;
+  EXPECT_NE(sized.output.find("memory, worst case: 0 bytes + " + std::to_string(22 * 230400 + 18 * 115200) +
+                              " bytes (6.8 MiB) per stream"),
+            std::string::npos)
+      << sized.output;
+  EXPECT_NE(sized.output.find("frame size: 320x240 bgr24, 230400 bytes (assumed"), std::string::npos) << sized.output;
+}
+
+TEST(Cli, CheckWarnsOfABatchThatCanNeverFill) {
+  test::ScratchDir dir("cli_starve");
+  // At most 4 frames are ever in process b: the Inferencer waits 50 ms for every batch of 8.
+  const std::string a = Write(dir, "a.json", R"({
+    "src": {"class_name": "SyntheticSource", "next_modules": ["ipc"], "custom_params": {"width": 64, "height": 64}},
+    "ipc": {"class_name": "ModuleIPC", "custom_params": {"ipc_type": "client", "socket_address": "cli_starve",
+                                                           "max_cachedframe_size": 4}}})");
+  const std::string b = Write(dir, "b.json", R"({
+    "ipc": {"class_name": "ModuleIPC", "next_modules": ["detect"],
+            "custom_params": {"ipc_type": "server", "socket_address": "cli_starve"}},
+    "detect": {"class_name": "Inferencer",
+               "custom_params": {"model_path": "m.onnx", "postproc_name": "ssd", "batch_size": 8, "batching_timeout": 50}}})");
+  const Result starved = Vstream("check " + a + " " + b);
+  EXPECT_EQ(starved.code, 0) << starved.output;  // a warning, not an invalid config
+  EXPECT_NE(starved.output.find("warning: module 'detect' (Inferencer) waits for 8 frames (its batch_size) before it "
+                                "works on them, but at most 4 can be in this process at once"),
+            std::string::npos)
+      << starved.output;
+  EXPECT_NE(starved.output.find("'ipc' in " + a + " (max_cachedframe_size 4)"), std::string::npos) << starved.output;
+  EXPECT_NE(starved.output.find("waits its whole timeout (50 ms)"), std::string::npos) << starved.output;
+  EXPECT_NE(starved.output.find("at most 4, the slots of the ModuleIPC clients"), std::string::npos) << starved.output;
+  // Enough slots, or a batch that fits: no warning.
+  EXPECT_EQ(Vstream("check " + a + " " + b + " --set ipc.max_cachedframe_size=8").output.find("warning"),
+            std::string::npos);
+  EXPECT_EQ(Vstream("check " + a + " " + b + " --set detect.batch_size=4").output.find("warning"), std::string::npos);
+
+  // The ordinary shapes, fan-out and fan-in with any queue policy, never wait on themselves.
+  const std::string shapes = Write(dir, "shapes.json", R"({
+    "src": {"class_name": "SyntheticSource", "next_modules": ["left", "right"]},
+    "left": {"class_name": "PassThrough", "next_modules": ["join"], "queue_policy": "drop_oldest", "max_input_queue_size": 1},
+    "right": {"class_name": "Inferencer", "next_modules": ["join"],
+              "custom_params": {"model_path": "m.onnx", "postproc_name": "ssd", "batch_size": 16}},
+    "join": {"class_name": "PassThrough", "max_input_queue_size": 1}})");
+  const Result ordinary = Vstream("check " + shapes);
+  EXPECT_EQ(ordinary.code, 0) << ordinary.output;
+  EXPECT_EQ(ordinary.output.find("warning"), std::string::npos) << ordinary.output;
+}
+
+TEST(Cli, ValuesInMessagesAreClippedToOneShortLine) {
+  test::ScratchDir dir("cli_clip");
+  // A nested parameter value of 100 KB.
+  std::string nested = "[";
+  for (int i = 0; i < 2000; ++i) nested += (i == 0 ? "[\"" : ",[\"") + std::string(46, 'v') + "\"]";
+  nested += "]";
+  const std::string config = Write(dir, "nested.json", R"({"s": {"class_name": "DataSource", "custom_params": {"inputs": )" +
+                                                           nested + "}}}");
+  const Result check = Vstream("check " + config);
+  EXPECT_EQ(check.code, 2);
+  EXPECT_LT(check.output.size(), 300u + config.size()) << check.output.substr(0, 500);
+  EXPECT_NE(check.output.find("(" + std::to_string(nested.size()) + " bytes in all)"), std::string::npos)
+      << check.output.substr(0, 500);
+
+  // Overrides and arguments of 100 KB (an argument may be up to 128 KB).
+  const std::string good = Write(dir, "good.json", R"({"s": {"class_name": "DataSource"}})");
+  const std::string huge(100000, 'k');
+  for (const std::string& args : {"check " + good + " --set nomodule." + huge + "=1", "check " + good + " --" + huge,
+                                  "inspect " + huge, "run " + good + " --stats-interval " + huge,
+                                  "check " + good + " --set s.interval=" + huge}) {
+    const Result result = Vstream(args);
+    EXPECT_NE(result.code, 0);
+    EXPECT_LT(result.output.size(), 600u + good.size()) << args.substr(0, 40) << ": " << result.output.substr(0, 700);
+    EXPECT_NE(result.output.find("bytes in all)"), std::string::npos) << args.substr(0, 40) << ": " << result.output.substr(0, 700);
+  }
 }
 
 }  // namespace
