@@ -7,6 +7,7 @@
 #pragma once
 
 #include "vstream/buffer.hpp"
+#include "vstream/capacity.hpp"
 #include "vstream/config.hpp"
 #include "vstream/detected_object.hpp"
 #include "vstream/events.hpp"
