@@ -95,7 +95,9 @@ Status ComputeCapacity(const std::vector<const GraphConfig*>& configs, const Cap
   };
 
   // Frame sizes: each config's largest source; a receiving source takes its senders' configs'
-  // size, which may come from a receiver in turn (a chain of processes): settle it in rounds.
+  // size, which may come from a receiver in turn (a chain of processes): settle it in rounds,
+  // starting from the assumed size (which stays where receivers only feed each other).
+  for (ConfigWork& w : work) w.geometry = SourceGeometry(HeldFrames{}, options);
   for (size_t round = 0; round <= configs.size(); ++round) {
     for (ConfigWork& w : work) {
       Geometry largest;

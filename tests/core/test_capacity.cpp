@@ -183,6 +183,24 @@ TEST(Capacity, AModuleIpcPairIsBoundedByTheClientsSlots) {
   EXPECT_TRUE(alone.warnings.empty());
 }
 
+TEST(Capacity, AChainOfProcessesHasTheFirstOnesFrameSizeInAnyOrder) {
+  const auto [first, unused] = SplitPipeline(/*slots=*/6, /*batch=*/1);
+  (void)unused;
+  const GraphConfig middle = Parse(R"({
+    "in": {"class_name": "ModuleIPC", "next_modules": ["out"], "custom_params": {"ipc_type": "server", "socket_address": "capacity_test"}},
+    "out": {"class_name": "ModuleIPC", "custom_params": {"ipc_type": "client", "socket_address": "capacity_next", "max_cachedframe_size": 3}}})",
+                                   "middle.json");
+  const GraphConfig last = Parse(R"({
+    "in": {"class_name": "ModuleIPC", "next_modules": ["sink"], "custom_params": {"ipc_type": "server", "socket_address": "capacity_next"}},
+    "sink": {"class_name": "ResultSink"}})",
+                                 "last.json");
+  const auto chain = Capacity({&last, &middle, &first});
+  for (const auto& c : chain) EXPECT_EQ(c.frame_bytes, 15000u) << c.origin;
+  EXPECT_EQ(chain[1].shared_memory_bytes, 3u * 15000u);  // the middle process's own client
+  ASSERT_TRUE(chain[0].frames_limit);
+  EXPECT_EQ(*chain[0].frames_limit, 3);
+}
+
 TEST(Capacity, ABatchLargerThanTheClientsSlotsStarves) {
   const auto [sender, receiver] = SplitPipeline(/*slots=*/2, /*batch=*/4);
   const auto both = Capacity({&sender, &receiver});
