@@ -24,6 +24,13 @@ BufferPtr Buffer::Wrap(void* data, size_t size, std::function<void()> release, M
   return BufferPtr(new Buffer(static_cast<uint8_t*>(data), size, kind, std::move(release)));
 }
 
+BufferPtr Buffer::WrapReadOnly(const void* data, size_t size, std::function<void()> release, MemoryKind kind) {
+  // The pointer loses its const only to share data()'s type; writable() tells writers to copy.
+  BufferPtr buffer(new Buffer(static_cast<uint8_t*>(const_cast<void*>(data)), size, kind, std::move(release)));
+  buffer->writable_ = false;
+  return buffer;
+}
+
 Buffer::~Buffer() {
   if (release_) release_();
 }

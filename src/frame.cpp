@@ -7,9 +7,12 @@
 namespace vstream {
 
 Frame::Frame(std::string stream_id_in, int64_t frame_index_in)
+    : Frame(std::move(stream_id_in), frame_index_in, std::chrono::steady_clock::now()) {}
+
+Frame::Frame(std::string stream_id_in, int64_t frame_index_in, std::chrono::steady_clock::time_point created_in)
     : stream_id(std::move(stream_id_in)),
       frame_index(frame_index_in),
-      created(std::chrono::steady_clock::now()),
+      created(created_in),
       route_hash_(std::hash<std::string>{}(stream_id)) {}
 
 Frame::~Frame() {

@@ -2,6 +2,8 @@
 
 #include "vstream/stream_id.hpp"
 
+#include "frame_access.hpp"
+
 #include <exception>
 #include <functional>
 
@@ -20,6 +22,24 @@ Status Module::ProcessSkipped(FramePtr frame) {
   if (!Transmit(std::move(frame)) && !PipelineStopping()) {
     return Fail("a skipped frame could not be passed on");
   }
+  return Status::Ok();
+}
+
+Status Module::MakeWritable(FramePtr& frame, ImageAccess access) {
+  if (frame == nullptr || frame->IsEos() || frame->image.empty()) return Status::Ok();
+  const bool write_pixels = access == ImageAccess::kWritePixels;
+  if (context_ != nullptr && context_->FrameShared(*frame)) {
+    // Another branch may be reading this very frame: change a copy, never the original.
+    FramePtr copy = detail::FrameAccess::BranchCopy(frame, write_pixels);
+    if (Status s = context_->ReplaceFrame(frame, copy); !s) return s;
+    frame = std::move(copy);
+    return Status::Ok();
+  }
+  if (!write_pixels) return Status::Ok();  // assigning a new image leaves the old pixels as they are
+  const BufferPtr& buffer = frame->image.buffer();
+  // The frame is this module's alone, so no one can take another reference to its buffer now: a
+  // count of 1 stays 1. More than one means another image (another frame, user data) shows them.
+  if (buffer.use_count() > 1 || !buffer->writable()) frame->image = frame->image.Clone();
   return Status::Ok();
 }
 

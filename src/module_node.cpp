@@ -148,6 +148,56 @@ void ModuleNode::CancelStream(const std::string& stream_id) { pipeline->Unregist
 
 void ModuleNode::ExpectingStreamsChanged() { pipeline->NotifyStreamsChanged(); }
 
+bool ModuleNode::FrameShared(const Frame& frame) const {
+  const int origin = FrameAccess::Origin(frame);
+  const auto& state = FrameAccess::State(frame);
+  if (origin >= 0 && state && state->owner == pipeline && static_cast<size_t>(origin) < sharing.shared.size()) {
+    return sharing.shared[static_cast<size_t>(origin)];
+  }
+  // A frame this pipeline did not route from one of its sources: shared if any frame may be.
+  for (bool shared : sharing.shared) {
+    if (shared) return true;
+  }
+  return false;
+}
+
+Status ModuleNode::ReplaceFrame(const FramePtr& original, FramePtr copy) {
+  if (original == nullptr || copy == nullptr) return {StatusCode::kInvalidArgument, "ReplaceFrame needs two frames"};
+  const auto& state = FrameAccess::State(*original);
+  if (state && state->owner == pipeline) {
+    auto refused = sharing.copy_refused.find(static_cast<size_t>(state->source));
+    if (refused != sharing.copy_refused.end()) return {StatusCode::kFailedState, refused->second};
+  } else if (!sharing.copy_refused.empty()) {
+    return {StatusCode::kFailedState, sharing.copy_refused.begin()->second};
+  }
+  // Everything below this module sees the copy as a frame that started here.
+  FrameAccess::SetOrigin(*copy, index);
+  if (forwards_itself_) return Status::Ok();  // the module Transmits the copy itself
+  {
+    std::lock_guard<std::mutex> lock(replacements_mutex_);
+    for (auto& [replaced, replacement] : replacements_) {
+      if (replaced == original.get() || replacement == original) {  // (a copy of a copy: keep the newest)
+        replacement = std::move(copy);
+        return Status::Ok();
+      }
+    }
+    replacements_.emplace_back(original.get(), std::move(copy));
+  }
+  pending_replacements_.fetch_add(1, std::memory_order_release);
+  return Status::Ok();
+}
+
+void ModuleNode::TakeReplacement(FramePtr& frame) {
+  std::lock_guard<std::mutex> lock(replacements_mutex_);
+  for (auto it = replacements_.begin(); it != replacements_.end(); ++it) {
+    if (it->first != frame.get()) continue;
+    frame = std::move(it->second);
+    replacements_.erase(it);
+    pending_replacements_.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+}
+
 void ModuleNode::WorkerLoop(size_t worker) {
   FramePtr frame;
   while (queues_[worker]->Pop(&frame)) {
@@ -185,6 +235,8 @@ void ModuleNode::Handle(FramePtr frame) {
   const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   Status result = CallProcess(*module, frame, skip);
   if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
+  // A branch copy goes on in the frame's place (and is dropped with it when Process failed).
+  if (!forwards_itself_ && pending_replacements_.load(std::memory_order_acquire) != 0) TakeReplacement(frame);
 
   if (result.ok()) {
     if (!forwards_itself_) Forward(std::move(frame));

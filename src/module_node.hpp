@@ -8,8 +8,9 @@
 // stream keep their order even when different parents complete them.
 //
 // The node is also its module's ModuleContext: everything the module asks of the pipeline
-// (Transmit, events, stream registration for sources) comes here, through the pointer the module
-// was bound to, and nowhere else.
+// (Transmit, events, stream registration for sources, whether a frame is shared with another
+// branch and which branch copy replaces it) comes here, through the pointer the module was bound
+// to, and nowhere else.
 #pragma once
 
 #include <atomic>
@@ -17,9 +18,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bounded_queue.hpp"
+#include "frame_sharing.hpp"
 #include "latency_histogram.hpp"
 #include "vstream/config.hpp"
 #include "vstream/module.hpp"
@@ -55,6 +58,8 @@ class ModuleNode final : public ModuleContext {
   void CancelStream(const std::string& stream_id) override;
   void ExpectingStreamsChanged() override;
   void RecordProcessingTime(std::chrono::nanoseconds time) override;
+  bool FrameShared(const Frame& frame) const override;
+  Status ReplaceFrame(const FramePtr& original, FramePtr copy) override;
 
   void CreateQueues();
   void StartWorkers();
@@ -74,6 +79,8 @@ class ModuleNode final : public ModuleContext {
   int join_slot = -1;       // index of this node's arrival counter in each frame, when it has >1 parent
   int reachable_leaves = 0; // sources: distinct leaf modules downstream (EOS accounting)
   std::vector<uint32_t> join_expected;  // sources, per join slot: parents of that join it reaches
+  int index = -1;           // position in PipelineImpl::nodes
+  ModuleSharing sharing;    // which frames other branches may hold too (set by Build, with the above)
 
  private:
   void WorkerLoop(size_t worker);
@@ -81,12 +88,20 @@ class ModuleNode final : public ModuleContext {
 
   bool Enqueue(size_t worker, FramePtr frame);
   void CountDrop(const FramePtr& frame);
+  /// After Process: the branch copy the module made of `frame` (MakeWritable) takes its place.
+  void TakeReplacement(FramePtr& frame);
 
   const SkipPredicate skip_;
   const bool forwards_itself_;  // module->forwarding() is kByModule (a property of the class)
   std::vector<std::unique_ptr<BoundedQueue<FramePtr>>> queues_;  // one per worker; set before StartWorkers
   std::vector<std::unique_ptr<std::mutex>> join_mutexes_;        // one per worker, join nodes only
   std::vector<std::thread> workers_;
+
+  // Branch copies that replace frames in Process (kByPipeline modules only): (original, copy), at
+  // most one per worker. The count lets Handle skip the lock when there are none.
+  std::mutex replacements_mutex_;
+  std::vector<std::pair<const Frame*, FramePtr>> replacements_;  // guarded by replacements_mutex_
+  std::atomic<int> pending_replacements_{0};
 
   std::atomic<uint64_t> frames_in_{0};
   std::atomic<uint64_t> frames_out_{0};

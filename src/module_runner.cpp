@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "frame_access.hpp"
 #include "module_node.hpp"
 #include "vstream/registry.hpp"
 
@@ -10,8 +11,11 @@ namespace vstream {
 /// What the module sees instead of a pipeline: Transmit and events land in the runner's lists.
 class ModuleRunner::Context final : public ModuleContext {
  public:
-  Context(ModuleRunner* runner, int parallelism, bool is_source)
-      : runner_(runner), parallelism_(is_source ? 0 : parallelism) {}
+  Context(ModuleRunner* runner, int parallelism, bool is_source, bool frames_shared, bool forwards_itself)
+      : runner_(runner),
+        parallelism_(is_source ? 0 : parallelism),
+        frames_shared_(frames_shared),
+        forwards_itself_(forwards_itself) {}
 
   int parallelism() const override { return parallelism_; }
   bool Transmit(FramePtr frame) override {
@@ -44,6 +48,26 @@ class ModuleRunner::Context final : public ModuleContext {
   }
   void CancelStream(const std::string& /*stream_id*/) override {}
   void ExpectingStreamsChanged() override { runner_->changed_.notify_all(); }
+  bool FrameShared(const Frame& frame) const override {
+    // The frames pushed have no origin; a branch copy made here has one and is the module's alone.
+    return frames_shared_ && detail::FrameAccess::Origin(frame) < 0;
+  }
+  Status ReplaceFrame(const FramePtr& original, FramePtr copy) override {
+    if (original == nullptr || copy == nullptr) return {StatusCode::kInvalidArgument, "ReplaceFrame needs two frames"};
+    detail::FrameAccess::SetOrigin(*copy, 0);
+    if (forwards_itself_) return Status::Ok();  // the module Transmits the copy itself
+    std::lock_guard<std::mutex> lock(runner_->mutex_);
+    replacements_[original.get()] = std::move(copy);
+    return Status::Ok();
+  }
+  /// After Process: the branch copy that takes `frame`'s place, if the module made one.
+  void TakeReplacement(FramePtr& frame) {
+    std::lock_guard<std::mutex> lock(runner_->mutex_);
+    auto it = replacements_.find(frame.get());
+    if (it == replacements_.end()) return;
+    frame = std::move(it->second);
+    replacements_.erase(it);
+  }
 
   /// From here on Transmit refuses frames (Close).
   void Stop() {
@@ -54,7 +78,10 @@ class ModuleRunner::Context final : public ModuleContext {
  private:
   ModuleRunner* const runner_;
   const int parallelism_;
+  const bool frames_shared_;
+  const bool forwards_itself_;
   bool stopping_ = false;  // guarded by runner_->mutex_
+  std::map<const Frame*, FramePtr> replacements_;  // pushed frame -> its branch copy; guarded by runner_->mutex_
 };
 
 ModuleRunner::ModuleRunner(std::string class_name, ParamValues custom_params,
@@ -96,7 +123,8 @@ Status ModuleRunner::Open() {
     return s;
   }
   const bool is_source = dynamic_cast<SourceModule*>(module_.get()) != nullptr;
-  context_ = std::make_unique<Context>(this, options_.parallelism, is_source);
+  context_ = std::make_unique<Context>(this, options_.parallelism, is_source, options_.frames_shared,
+                                       module_->forwarding() == Module::Forwarding::kByModule);
   module_->Bind(context_.get());
   Status opened;
   try {
@@ -133,6 +161,7 @@ Status ModuleRunner::Push(FramePtr frame) {
     return Status::Ok();
   }
   Status result = detail::CallProcess(*module_, frame, skipped);
+  if (!forwards_itself) context_->TakeReplacement(frame);  // a branch copy goes on in its place
   if (!result) {
     if (frame->IsEos()) {  // an EOS goes on, reported as the pipeline reports it
       Record(EventType::kModuleError, frame->stream_id, "failed while handling the end of stream: " + result.message());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "frame_sharing.hpp"
 #include "graph_validation.hpp"
 #include "vstream/log.hpp"
 #include "pipeline_impl.hpp"
@@ -40,7 +41,8 @@ Status PipelineImpl::RegisterStream(const std::string& stream_id, ModuleNode* so
     return {StatusCode::kInvalidArgument, "stream id '" + stream_id + "' is already in use in pipeline '" + name +
                                               "'; choose another id or remove that stream first"};
   }
-  auto stream = std::make_shared<StreamState>(stream_id, this, source->reachable_leaves, &source->join_expected);
+  auto stream = std::make_shared<StreamState>(stream_id, this, source->index, source->reachable_leaves,
+                                              &source->join_expected);
   active_streams.emplace(stream_id, stream);
   all_streams.push_back(std::move(stream));
   ++unfinished_streams;
@@ -69,7 +71,8 @@ void PipelineImpl::AttachStream(Frame& frame, ModuleNode* source) {
     auto it = active_streams.find(frame.stream_id);
     if (it == active_streams.end()) {
       // A stream the source did not register through AddSource: track it from its first frame.
-      stream = std::make_shared<StreamState>(frame.stream_id, this, source->reachable_leaves, &source->join_expected);
+      stream = std::make_shared<StreamState>(frame.stream_id, this, source->index, source->reachable_leaves,
+                                             &source->join_expected);
       all_streams.push_back(stream);
       ++unfinished_streams;
       if (!frame.IsEos()) active_streams.emplace(frame.stream_id, stream);
@@ -81,6 +84,7 @@ void PipelineImpl::AttachStream(Frame& frame, ModuleNode* source) {
   }
   if (!frame.IsEos()) stream->frames.fetch_add(1, std::memory_order_relaxed);
   FrameAccess::Attach(frame, std::move(stream), join_slots);
+  FrameAccess::SetOrigin(frame, source->index);
 }
 
 void PipelineImpl::CompleteAtLeaf(const FramePtr& frame) {
@@ -249,6 +253,16 @@ Status Pipeline::Build(const GraphConfig& config) {
       for (ModuleNode* parent : node->parents) source->join_expected[static_cast<size_t>(node->join_slot)] += seen.count(parent);
     }
   }
+  // Which modules may hold a frame while another branch has it too (Module::MakeWritable copies).
+  std::vector<std::vector<size_t>> children(impl_->nodes.size());
+  std::vector<std::string> names;
+  for (size_t i = 0; i < impl_->nodes.size(); ++i) impl_->nodes[i]->index = static_cast<int>(i);
+  for (size_t i = 0; i < impl_->nodes.size(); ++i) {
+    for (ModuleNode* child : impl_->nodes[i]->children) children[i].push_back(static_cast<size_t>(child->index));
+    names.push_back(impl_->nodes[i]->config.name);
+  }
+  detail::FrameSharing sharing = detail::AnalyzeFrameSharing(children, names);
+  for (size_t i = 0; i < impl_->nodes.size(); ++i) impl_->nodes[i]->sharing = std::move(sharing.modules[i]);
   for (auto& node : impl_->nodes) node->module->Bind(node.get());
   impl_->state = PipelineImpl::State::kBuilt;
   return Status::Ok();

@@ -5,6 +5,10 @@
 // (Buffer::Wrap: a decoder's frame, a shared-memory slot) that is handed back through a release
 // function when the last reference goes. Consumers only see data() and size().
 //
+// Memory that must not be written (a decoder's reference frame, a read-only mapping) is wrapped with
+// Buffer::WrapReadOnly; writable() then says false, and a module that writes pixels gets a copy
+// first (Module::MakeWritable). Nothing else checks it: data() still hands out the pointer.
+//
 //   vstream::BufferPtr heap = vstream::Buffer::Allocate(1920 * 1080 * 3);
 //   auto pool = vstream::BufferPool::Create(1920 * 1080 * 3, /*max_buffers=*/8);
 //   vstream::BufferPtr recycled = pool->Acquire();   // blocks while all 8 are in use
@@ -35,6 +39,9 @@ class VSTREAM_EXPORT Buffer {
   /// (it may be empty when the memory outlives every frame).
   static BufferPtr Wrap(void* data, size_t size, std::function<void()> release,
                         MemoryKind kind = MemoryKind::kExternal);
+  /// As Wrap, for memory that must only be read: writable() is false.
+  static BufferPtr WrapReadOnly(const void* data, size_t size, std::function<void()> release,
+                                MemoryKind kind = MemoryKind::kExternal);
 
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -44,6 +51,8 @@ class VSTREAM_EXPORT Buffer {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   MemoryKind kind() const { return kind_; }
+  /// False for memory wrapped with WrapReadOnly: read the pixels, never write them.
+  bool writable() const { return writable_; }
 
  private:
   friend class BufferPool;
@@ -53,6 +62,7 @@ class VSTREAM_EXPORT Buffer {
   uint8_t* data_;
   size_t size_;
   MemoryKind kind_;
+  bool writable_ = true;
   std::function<void()> release_;
 };
 

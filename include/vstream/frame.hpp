@@ -4,7 +4,9 @@
 // stream; pts in time_base units), flags (end of stream, invalid, skipped), the image, the objects
 // modules found in it, and a typed user-data map. Frames are shared (FramePtr) between branches of
 // the graph: modules that may run at the same time as another reader of `objects` must hold
-// LockObjects() while they touch it; modules ordered before every reader need not.
+// LockObjects() while they touch it; modules ordered before every reader need not. A module that
+// writes pixels (or replaces the image) first calls Module::MakeWritable, which gives it a copy of
+// its own when another branch has the same frame.
 //
 //   vstream::FramePtr frame = vstream::Frame::Create("cam1", 41);
 //   frame->image = vstream::VideoFrame::Allocate(1280, 720, vstream::PixelFormat::kBGR24);
@@ -86,12 +88,17 @@ class VSTREAM_EXPORT Frame {
 
  private:
   friend struct detail::FrameAccess;
+  // A copy of another frame keeps its creation time (see detail::FrameAccess::BranchCopy).
+  Frame(std::string stream_id_in, int64_t frame_index_in, std::chrono::steady_clock::time_point created_in);
+
   std::mutex objects_mutex_;
   std::vector<std::function<void()>> destroy_hooks_;  // written before the frame is shared
-  // Routing state owned by the pipeline that carries the frame (see src/frame_access.hpp).
+  // Routing state owned by the pipeline that carries the frame (see src/frame_access.hpp); written
+  // before the frame is shared.
   const uint64_t route_hash_;
   std::shared_ptr<detail::StreamState> stream_state_;
   std::unique_ptr<std::atomic<uint32_t>[]> join_counts_;
+  int origin_ = -1;  // the module this frame object started at (a source, or one that copied it)
 };
 
 }  // namespace vstream

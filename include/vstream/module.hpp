@@ -7,7 +7,10 @@
 // this path and a frame-error event carries the message). A module that forwards frames itself,
 // later and from its own thread (batching, asynchronous work), says so with forwarding() and
 // calls Transmit for every frame. End-of-stream frames (IsEos()) pass through Process like any
-// other frame, in order, so a module can flush what it keeps per stream.
+// other frame, in order, so a module can flush what it keeps per stream. Fan-out hands the same
+// frame to every branch: a module that writes pixels (or replaces the image) calls
+// MakeWritable(frame) first, which gives it a copy of its own where another branch has the frame;
+// modules that only read need nothing.
 //
 // Everything a module may ask of the pipeline goes through its ModuleContext, which the pipeline
 // (or a ModuleRunner, in a test) binds before Open: Transmit, events, whether it is stopping, and
@@ -86,6 +89,17 @@ class VSTREAM_EXPORT ModuleContext {
   /// For modules that forward frames themselves: the time the module's work on one frame took
   /// (the module's latency in stats, instead of the time inside Process). Default: ignored.
   virtual void RecordProcessingTime(std::chrono::nanoseconds /*time*/) {}
+
+  /// For Module::MakeWritable. True when another branch of the graph may hold `frame` (the same
+  /// object) while this module has it: a fan-out above the module whose branches have not all
+  /// joined again before it.
+  virtual bool FrameShared(const Frame& frame) const = 0;
+  /// For Module::MakeWritable, with a branch copy of `original` that is not handed on yet: the copy
+  /// takes the original's place on this module's path. For a module that the pipeline forwards
+  /// (kByPipeline) it forwards `copy` instead of `original` once Process returns OK; call it from
+  /// Process. An error, and nothing replaced, when the copy cannot travel on from this module (a
+  /// join below it also waits for the original from another branch); the message says what to do.
+  virtual Status ReplaceFrame(const FramePtr& original, FramePtr copy) = 0;
 };
 
 class VSTREAM_EXPORT Module {
@@ -116,6 +130,12 @@ class VSTREAM_EXPORT Module {
   /// order with the others. Default: Transmit it at once.
   virtual Status ProcessSkipped(FramePtr frame);
 
+  /// What a module is about to do with the image of a frame it makes writable (MakeWritable).
+  enum class ImageAccess {
+    kWritePixels,   // write into frame->image's pixels (draw on them, blur them in place)
+    kReplaceImage,  // only read the pixels, then assign a new frame->image (a converted copy)
+  };
+
   /// Called when the pipeline aborts (Stop(kAbort), a graceful stop that timed out, or the
   /// destructor), from the stopping thread, sources first, once Transmit refuses new frames but
   /// before queued frames are dropped and threads joined.
@@ -136,6 +156,27 @@ class VSTREAM_EXPORT Module {
   static Status Fail(std::string message, StatusCode code = StatusCode::kRuntimeError) {
     return {code, std::move(message)};
   }
+  /// Makes `frame` this module's to change: call it before writing pixels or replacing the image.
+  /// Once it returns OK, frame->image (the member and its pixels), objects and data are seen by no
+  /// other branch until the module hands the frame on. Modules that only read need nothing.
+  ///  - When another branch of the graph may hold the same frame (a fan-out above this module,
+  ///    ModuleContext::FrameShared), `frame` becomes a branch copy: a new Frame with the same stream,
+  ///    index, pts, time base, flags and creation time, copies of the objects and user data, and an
+  ///    image of its own (a deep copy for kWritePixels; for kReplaceImage it shares the pixels, which
+  ///    the module only reads). The pipeline forwards the copy (a kByModule module Transmits it);
+  ///    the other branches keep the original, unchanged. The copy keeps the original alive until it
+  ///    is gone itself, so a source's OnDestroy hooks still run when every branch is done.
+  ///  - Otherwise, for kWritePixels, when the pixels are not the frame's alone (another image holds
+  ///    the same Buffer) or may not be written (Buffer::writable() is false), they are copied into
+  ///    a new buffer that becomes frame->image's.
+  ///  - Otherwise nothing is copied: on a straight chain the module works in place.
+  /// End-of-stream frames and frames without an image: nothing to do, OK.
+  /// An error (kFailedState) when a copy cannot travel on from here: a join below this module
+  /// waits for the original frame from another branch too (the message names it; move the module
+  /// below the join). Call it from Process (a kByModule module: before it Transmits the frame).
+  ///   if (Status s = MakeWritable(frame); !s) return s;
+  ///   cv::Mat canvas = ToMat(frame->image);   // draw on it: no other branch sees it
+  Status MakeWritable(FramePtr& frame, ImageAccess access = ImageAccess::kWritePixels);
   /// Hands `frame` to the modules after this one. For sources and kByModule modules.
   /// Blocks while a downstream queue is full (backpressure). Returns false when the pipeline is
   /// stopping (the frame was not delivered) or the module is not bound to a pipeline.

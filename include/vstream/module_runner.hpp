@@ -42,6 +42,10 @@ struct VSTREAM_EXPORT ModuleRunnerOptions {
   int parallelism = 1;          // what parallelism() and WorkerFor() say; Process still runs on the caller's thread
   std::string skip_if;          // as a config's skip_if
   std::filesystem::path base_dir = ".";  // where relative path parameters start
+  /// As if a fan-out also handed every pushed frame to another branch: Module::MakeWritable then
+  /// gives the module a branch copy, which is what the runner collects, and the frame you pushed
+  /// stays as it was (what the other branch would see). False: the module has each frame alone.
+  bool frames_shared = false;
 };
 
 class VSTREAM_EXPORT ModuleRunner {

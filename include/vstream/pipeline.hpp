@@ -3,8 +3,10 @@
 // Each module gets `parallelism` worker threads with one bounded queue each; frames of one stream
 // always go to the same worker, so every module sees a stream's frames in order while different
 // streams run in parallel. A full queue blocks the producer (or drops, per queue_policy), so a slow
-// module slows the sources and memory stays bounded. Fan-out hands a frame to every child; a module
-// with several parents gets each frame once, after all parents processed it.
+// module slows the sources and memory stays bounded. Fan-out hands a frame to every child (a module
+// that writes pixels works on a copy of its own where another branch has the frame:
+// Module::MakeWritable); a module with several parents gets each frame once, after all parents
+// processed it.
 //
 //   vstream::Pipeline pipeline;
 //   if (auto s = pipeline.BuildFromFile("configs/face_detection.json"); !s) die(s.message());

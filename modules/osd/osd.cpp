@@ -31,7 +31,12 @@ replaced by the annotated copy).
 The label written for an object is line `label_id` of `label_path` when it has one (CNStream's Osd
 names objects this way), else the object's own label (the Inferencer's `labels_path`), else its
 label id. CNStream's other Osd settings are translated when a config is read (see the CNStream
-table in [config.md](../config.md#cnstream-configs)).)"};
+table in [config.md](../config.md#cnstream-configs)).
+
+The drawing is seen by the modules after the Osd, and by no other branch: where a fan-out also
+hands the frame to another branch, the Osd draws on a copy of its own (`Module::MakeWritable`) and
+the other branch keeps the frame as it was. Such a copy cannot go on to a module that joins this
+branch with the others again; put the Osd after the join (an error says so otherwise).)"};
 }
 
 Status Osd::Open(const ModuleParams& params) {
@@ -75,11 +80,13 @@ Status Osd::Process(FramePtr frame) {
     rates_.Erase(frame->stream_id);
     return {};
   }
+  if (frame->image.empty()) return {};
+  // Draw in colour: NV12 and GRAY8 become a converted copy, which is the frame's own already, so
+  // only the frame (not its pixels) must be made ours; other formats are drawn on in place.
+  const bool convert = frame->image.format() == PixelFormat::kNV12 || frame->image.format() == PixelFormat::kGray8;
+  if (Status s = MakeWritable(frame, convert ? ImageAccess::kReplaceImage : ImageAccess::kWritePixels); !s) return s;
   VideoFrame& image = frame->image;
-  if (image.empty()) return {};
-  if (image.format() == PixelFormat::kNV12 || image.format() == PixelFormat::kGray8) {
-    image = FromMat(ToBgrMat(image));  // draw in colour
-  }
+  if (convert) image = FromMat(ToBgrMat(image));
   cv::Mat canvas = ToMat(image);
   const bool rgb = image.format() == PixelFormat::kRGB24;
   auto colour = [&](cv::Scalar c) { return rgb ? cv::Scalar(c[2], c[1], c[0]) : c; };

@@ -46,6 +46,24 @@ class Stage : public Module {
   void Close() override {}
 };
 
+/// Adds one object to every frame (not EOS): label "thing", label id 0, score 0.9, the box
+/// x = y = 0.25, w = h = 0.5 (normalized), so that modules such as Osd have something to draw.
+class BoxMaker : public Stage {
+ public:
+  using Stage::Stage;
+  Status Process(FramePtr frame) override {
+    if (frame->IsEos()) return {};
+    DetectedObject object;
+    object.box = {0.25f, 0.25f, 0.5f, 0.5f};
+    object.label = "thing";
+    object.label_id = 0;
+    object.score = 0.9f;
+    auto lock = frame->LockObjects();
+    frame->objects.push_back(object);
+    return {};
+  }
+};
+
 /// Forwards frames later from its own thread (as a batching module would), keeping arrival order,
 /// skipped frames included. Frames that went through Process (not ProcessSkipped) carry the user
 /// data "relay.processed".

@@ -1,9 +1,10 @@
 // Osd: draws what the pipeline found onto the frames: boxes, labels, scores, track ids, keypoints
 // and each stream's frame rate.
 //
-// It draws on the frame's own image (BGR24 or RGB24; other formats are converted to BGR24 first),
-// so modules after it, and branches that share the frame, see the drawing: put it on the branch
-// that encodes or displays.
+// It draws on the frame's image (BGR24 or RGB24; other formats are converted to BGR24 first), so
+// modules after it see the drawing. Branches that a fan-out above it also feeds do not: there it
+// draws on a copy of its own (Module::MakeWritable). Put it on the branch that encodes or displays,
+// after any module that joins branches again.
 //
 //   "osd": { "class_name": "Osd", "next_modules": ["encode"], "custom_params": { "show_fps": true } }
 #pragma once
