@@ -1,7 +1,8 @@
 // ModuleRegistry: creates modules from the class names used in configs.
 //
 // VSTREAM_REGISTER_MODULE(Class) makes a Module subclass available by name. A config may spell
-// the name "Class", "vstream::Class" or "cnstream::Class" (CNStream configs load unchanged).
+// the name "Class", "vstream::Class" or "cnstream::Class" (CNStream configs name classes that
+// way; docs/config.md says what else of theirs is translated).
 // VSTREAM_REGISTER_MODULE_WITH_ALIASES(Class, "Other", ...) adds other names for the same class
 // (CNStream's cnstream::Encode and cnstream::VEncode are vstream's Encoder).
 // A class describes itself with a static `ModuleDescription Describe()`; without one it accepts no
