@@ -149,14 +149,22 @@ def test_observer_that_raises_keeps_receiving(make_config):
 
 def test_add_and_remove_source(make_config):
     pipeline = vstream.Pipeline()
-    pipeline.build_from_string(make_config([("rec", "stages.Recorder", {})], streams=0, frames=6))
+    pipeline.build_from_string(make_config([("rec", "stages.Recorder", {})], streams=0, frames=0))
+    with pytest.raises(vstream.StateError):
+        pipeline.add_source("early", "synthetic://")  # not running yet
     pipeline.start()
-    pipeline.add_source("extra", "synthetic://")
+    pipeline.add_source("extra", "synthetic://", options={}, source_module="source")  # endless until removed
     with pytest.raises(vstream.ArgumentError):
         pipeline.add_source("extra", "synthetic://")
+    with pytest.raises(vstream.Error):
+        pipeline.remove_source("no_such_stream")
+    pipeline.remove_source("extra")
     assert pipeline.wait(timeout=60)
     pipeline.stop()
-    assert [i for s, i in pipeline.module("rec")["instance"].frames if s == "extra"] == list(range(6))
+    recorder = pipeline.module("rec")["instance"]
+    indexes = [i for s, i in recorder.frames if s == "extra"]
+    assert indexes == list(range(len(indexes)))
+    assert recorder.eos == ["extra"]
 
 
 def test_wait_releases_the_gil(make_config):
