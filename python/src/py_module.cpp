@@ -97,6 +97,7 @@ void PyModule::Close() {
 
 Status PyModule::Process(FramePtr frame) {
   py::gil_scoped_acquire gil;
+  const char* method = frame->IsEos() ? "on_eos" : "process";
   try {
     if (frame->IsEos()) {
       if (!on_eos_.is_none()) on_eos_(frame->stream_id);
@@ -107,7 +108,7 @@ Status PyModule::Process(FramePtr frame) {
       return Fail(class_path_ + ".process() returned " + py::repr(result).cast<std::string>());
     }
   } catch (const py::error_already_set& error) {
-    return Fail(class_path_ + ".process(): " + DescribePythonError(error));
+    return Fail(class_path_ + "." + method + "(): " + DescribePythonError(error));
   }
   return {};
 }

@@ -104,3 +104,16 @@ class BrokenOpen:
 
     def process(self, frame):
         pass
+
+
+class EndFailer:
+    """Raises in on_eos and in close()."""
+
+    def process(self, frame):
+        pass
+
+    def on_eos(self, stream_id):
+        raise KeyError(stream_id)
+
+    def close(self):
+        raise OSError("close failed")

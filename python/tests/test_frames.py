@@ -118,3 +118,16 @@ def test_parallel_python_module_keeps_per_stream_order(make_config):
     for stream in range(6):
         assert [i for s, i in recorder.frames if s == f"stream_{stream}"] == list(range(40))
     assert len(recorder.threads) == 2  # six streams spread over both workers
+
+
+def test_exceptions_in_on_eos_and_close_are_module_errors(make_config):
+    pipeline, events = run(make_config([("end", "stages.EndFailer", {}), ("rec", "stages.Recorder", {})],
+                                       streams=2, frames=3))
+    module_errors = [e for e in events if e.type == "module_error"]
+    assert any("stages.EndFailer.on_eos(): KeyError: 'stream_0'" in e.message and "in on_eos]" in e.message
+               for e in module_errors)
+    assert any("KeyError: 'stream_1'" in e.message for e in module_errors)
+    # The streams still ended: their EOS went on past the failing stage.
+    assert sorted(pipeline.module("rec")["instance"].eos) == ["stream_0", "stream_1"]
+    assert sorted(e.stream_id for e in events if e.type == "stream_eos") == ["stream_0", "stream_1"]
+    assert any("stages.EndFailer.close(): OSError: close failed" in e.message for e in module_errors)
