@@ -15,7 +15,7 @@
 #include <mutex>
 #include <string>
 
-#include "py_module_spec.hpp"
+#include "src/py_module_spec.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream::python {
