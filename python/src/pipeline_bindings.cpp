@@ -8,6 +8,7 @@
 // can still run.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -113,11 +114,27 @@ class PyPipeline {
   /// StopAll's abort: no exception, whatever the state.
   void Abort() { (void)pipeline_->Stop(StopMode::kAbort, std::chrono::milliseconds(0)); }
 
+  /// WaitForStreams in slices, so that Ctrl-C (KeyboardInterrupt) reaches a program waiting here:
+  /// Python runs signal handlers only when the main thread comes back to it.
   bool Wait(std::optional<double> timeout_s) {
-    const auto timeout = timeout_s ? std::chrono::milliseconds(static_cast<int64_t>(*timeout_s * 1000))
-                                   : std::chrono::milliseconds::max();
-    py::gil_scoped_release release;
-    return pipeline_->WaitForStreams(timeout);
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kSlice = std::chrono::milliseconds(200);
+    const auto deadline = timeout_s ? Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(*timeout_s * 1000))
+                                    : Clock::time_point::max();
+    while (true) {
+      const auto left = deadline - Clock::now();
+      const auto slice = left < kSlice ? std::chrono::duration_cast<std::chrono::milliseconds>(left) : kSlice;
+      bool finished = false;
+      bool running = false;
+      {
+        py::gil_scoped_release release;
+        finished = pipeline_->WaitForStreams(std::max(slice, std::chrono::milliseconds(0)));
+        running = pipeline_->running();
+      }
+      if (finished) return true;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!running || Clock::now() >= deadline) return false;
+    }
   }
   bool running() const { return pipeline_->running(); }
 

@@ -117,3 +117,13 @@ class EndFailer:
 
     def close(self):
         raise OSError("close failed")
+
+
+class Interrupter:
+    """Interrupts the main thread (as Ctrl-C would) once frames flow."""
+
+    def process(self, frame):
+        if frame.frame_index == 5:
+            import _thread
+
+            _thread.interrupt_main()

@@ -194,3 +194,22 @@ def test_dropping_a_running_pipeline_does_not_hang(make_config):
     pipeline.build_from_string(make_config([("rec", "stages.Recorder", {"parallelism": 2})], streams=4, frames=0))
     pipeline.start()
     del pipeline  # aborts without the GIL while the PyModule workers want it
+
+
+def test_wait_can_be_interrupted(make_config):
+    # Ctrl-C reaches a program blocked in wait() on endless streams.
+    pipeline = vstream.Pipeline()
+    pipeline.build_from_string(make_config([("stop", "stages.Interrupter", {})], streams=1, frames=0))
+    pipeline.start()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.wait()
+    pipeline.stop(mode="abort")
+
+
+def test_wait_on_a_pipeline_that_does_not_run_returns(make_config):
+    pipeline = vstream.Pipeline()
+    pipeline.build_from_string(make_config([("pass", "PassThrough", {})], streams=1, frames=0))
+    assert isinstance(pipeline.wait(), bool)  # never started: returns at once, whatever it says
+    pipeline.start()
+    pipeline.stop(mode="abort")
+    assert isinstance(pipeline.wait(), bool)  # stopped: returns at once
