@@ -81,6 +81,8 @@ Status PyModule::Open(const ModuleParams& params) {
     return Fail("module '" + name() + "': " + error.what(), error.code());
   } catch (const py::error_already_set& error) {
     return Fail("module '" + name() + "': " + class_path_ + ": " + DescribePythonError(error));
+  } catch (const std::exception& error) {  // a conversion pybind11 could not make
+    return Fail("module '" + name() + "': " + class_path_ + ": " + error.what());
   }
   return {};
 }
@@ -92,6 +94,8 @@ void PyModule::Close() {
     if (py::hasattr(instance_, "close")) instance_.attr("close")();
   } catch (const py::error_already_set& error) {
     ReportModuleError(class_path_ + ".close(): " + DescribePythonError(error));
+  } catch (const std::exception& error) {
+    ReportModuleError(class_path_ + ".close(): " + error.what());
   }
 }
 
@@ -109,6 +113,8 @@ Status PyModule::Process(FramePtr frame) {
     }
   } catch (const py::error_already_set& error) {
     return Fail(class_path_ + "." + method + "(): " + DescribePythonError(error));
+  } catch (const std::exception& error) {
+    return Fail(class_path_ + "." + method + "(): " + error.what());
   }
   return {};
 }
