@@ -270,7 +270,15 @@ void BindPipeline(py::module_& m) {
       .def("module", &PyPipeline::ModuleInfo, py::arg("name"),
            "A module as a dict: name, class_name, parallelism, next_modules, params, and instance (a "
            "PyModule's Python object, else None). Raises NotFoundError.")
-      .def("module_names", &PyPipeline::ModuleNames, "The modules' names, in config order.");
+      .def("module_names", &PyPipeline::ModuleNames, "The modules' names, in config order.")
+      // `with vstream.Pipeline() as p:` stops the pipeline when the block ends: gracefully, or
+      // abandoning queued frames when the block raised.
+      .def("__enter__", [](PyPipeline& pipeline) -> PyPipeline& { return pipeline; },
+           py::return_value_policy::reference)
+      .def("__exit__", [](PyPipeline& pipeline, const py::object& type, const py::object&, const py::object&) {
+        if (pipeline.running()) pipeline.Stop(type.is_none() ? "graceful" : "abort", 30.0);
+        return false;
+      });
 
   m.def("_stop_all_pipelines", &PyPipeline::StopAll);
   py::module_::import("atexit").attr("register")(m.attr("_stop_all_pipelines"));

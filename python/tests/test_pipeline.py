@@ -213,3 +213,19 @@ def test_wait_on_a_pipeline_that_does_not_run_returns(make_config):
     pipeline.start()
     pipeline.stop(mode="abort")
     assert isinstance(pipeline.wait(), bool)  # stopped: returns at once
+
+
+def test_with_block_stops_the_pipeline(make_config):
+    with vstream.Pipeline() as pipeline:
+        pipeline.build_from_string(make_config([("rec", "stages.Recorder", {})], streams=2, frames=5))
+        pipeline.start()
+        assert pipeline.wait(timeout=60)
+    assert not pipeline.running
+    assert len(pipeline.module("rec")["instance"].frames) == 10
+
+    with pytest.raises(RuntimeError, match="inside the block"):
+        with vstream.Pipeline() as endless:
+            endless.build_from_string(make_config([("rec", "stages.Recorder", {})], streams=1, frames=0))
+            endless.start()
+            raise RuntimeError("inside the block")
+    assert not endless.running  # aborted: the endless stream did not keep it running
