@@ -19,6 +19,9 @@ packages=(
   zlib1g-dev python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   # inference tests: small ONNX models are generated at test time
   python3-onnx
+  # the Python package (python/): pybind11 bindings for /usr/bin/python3, numpy arrays of frames,
+  # its pytest suites
+  pybind11-dev python3-dev python3-numpy python3-pytest
   # clang with its libFuzzer runtime builds the IPC message decoder's fuzz target
   clang libclang-rt-14-dev
   # benchmark baselines (bench/): GStreamer decode; plugins-good also has the RTSP tests' qtdemux

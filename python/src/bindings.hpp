@@ -1,0 +1,52 @@
+// What the binding files of the `vstream` extension share: the functions that add each topic's
+// classes to the module, and the conversion of a failed Status into a Python exception.
+//
+// Every C++ call that can wait (start, stop, wait, add_source) runs without the GIL; Python code
+// runs only with it. Errors cross into Python as vstream.Error subclasses chosen by StatusCode.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "vstream/status.hpp"
+
+namespace vstream::python {
+
+namespace py = pybind11;
+
+/// A failed Status on its way to Python: the translator in errors.cpp raises the vstream.Error
+/// subclass of its code with its message.
+class StatusError : public std::runtime_error {
+ public:
+  explicit StatusError(const Status& status) : std::runtime_error(status.message()), code_(status.code()) {}
+  StatusCode code() const { return code_; }
+
+ private:
+  StatusCode code_;
+};
+
+/// Throws StatusError when `status` failed.
+inline void ThrowIfError(const Status& status) {
+  if (!status) throw StatusError(status);
+}
+
+/// The Python exception type of `code` (vstream.ConfigError, ...; vstream.Error for the rest).
+py::handle ErrorClass(StatusCode code);
+
+/// "ValueError: bad box [File "/x/counter.py", line 12, in process]": the active Python exception
+/// `error` in one line, with the innermost frame of its traceback. Needs the GIL.
+std::string DescribePythonError(const py::error_already_set& error);
+
+void BindErrors(py::module_& m);
+void BindRegistry(py::module_& m);
+void BindFrame(py::module_& m);
+void BindPipeline(py::module_& m);
+void BindPyModule(py::module_& m);
+
+/// Whether Python code may run on this thread now: the interpreter exists and is not shutting
+/// down (a thread that takes the GIL during finalization never returns).
+bool PythonAlive();
+
+}  // namespace vstream::python

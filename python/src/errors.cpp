@@ -1,0 +1,84 @@
+// vstream.Error and its subclasses, one per StatusCode, and the translation of StatusError.
+#include <Python.h>
+
+#include <array>
+#include <sstream>
+
+#include "bindings.hpp"
+
+namespace vstream::python {
+namespace {
+
+// The exception classes, created once at import and never freed (the module keeps them too).
+// Index: StatusCode; kOk's slot holds the base class vstream.Error.
+std::array<PyObject*, 7> error_classes{};
+
+PyObject* NewError(py::module_& m, const char* name, PyObject* base, const char* doc) {
+  const std::string qualified = std::string("vstream.") + name;
+  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base, nullptr);
+  if (type == nullptr) throw py::error_already_set();
+  m.add_object(name, py::handle(type));  // the module takes its own reference
+  return type;
+}
+
+}  // namespace
+
+py::handle ErrorClass(StatusCode code) {
+  const auto index = static_cast<size_t>(code);
+  if (index < error_classes.size() && error_classes[index] != nullptr) return error_classes[index];
+  return error_classes[0];
+}
+
+bool PythonAlive() { return Py_IsInitialized() != 0 && _Py_IsFinalizing() == 0; }
+
+std::string DescribePythonError(const py::error_already_set& error) {
+  std::string text = error.type() ? py::str(error.type().attr("__name__")).cast<std::string>() : "Error";
+  if (error.value()) {
+    const std::string message = py::str(error.value()).cast<std::string>();
+    if (!message.empty()) text += ": " + message;
+  }
+  if (error.trace()) {
+    try {
+      py::list frames = py::module_::import("traceback").attr("extract_tb")(error.trace());
+      if (!frames.empty()) {
+        py::object last = frames[frames.size() - 1];
+        std::ostringstream where;
+        where << " [File \"" << py::str(last.attr("filename")).cast<std::string>() << "\", line "
+              << py::str(last.attr("lineno")).cast<std::string>() << ", in "
+              << py::str(last.attr("name")).cast<std::string>() << "]";
+        text += where.str();
+      }
+    } catch (const py::error_already_set&) {
+      // Without the traceback module the message still has the type and text.
+    }
+  }
+  return text;
+}
+
+void BindErrors(py::module_& m) {
+  PyObject* base = NewError(m, "Error", PyExc_Exception,
+                            "A vstream call failed; the message says what to change. Base of every vstream error.");
+  error_classes[0] = base;
+  error_classes[static_cast<size_t>(StatusCode::kInvalidConfig)] =
+      NewError(m, "ConfigError", base, "The pipeline config (JSON, graph or a parameter) is wrong.");
+  error_classes[static_cast<size_t>(StatusCode::kInvalidArgument)] =
+      NewError(m, "ArgumentError", base, "An argument is wrong (unknown or duplicate stream id, ...).");
+  error_classes[static_cast<size_t>(StatusCode::kNotFound)] =
+      NewError(m, "NotFoundError", base, "A file, module, class or stream does not exist.");
+  error_classes[static_cast<size_t>(StatusCode::kFailedState)] =
+      NewError(m, "StateError", base,
+               "The call does not fit the pipeline's state (not built, not running, used in a forked child).");
+  error_classes[static_cast<size_t>(StatusCode::kRuntimeError)] = base;
+  error_classes[static_cast<size_t>(StatusCode::kUnavailable)] =
+      NewError(m, "UnavailableError", base, "A resource (device, codec) is not available on this machine.");
+
+  py::register_exception_translator([](std::exception_ptr pending) {
+    try {
+      if (pending) std::rethrow_exception(pending);
+    } catch (const StatusError& error) {
+      PyErr_SetString(ErrorClass(error.code()).ptr(), error.what());
+    }
+  });
+}
+
+}  // namespace vstream::python

@@ -1,0 +1,132 @@
+// PyModule (see py_module.hpp) and its registration.
+#include "py_module.hpp"
+
+#include <Python.h>
+
+#include "bindings.hpp"
+#include "vstream/registry.hpp"
+
+namespace vstream::python {
+namespace {
+
+// "key=value" items into the dict open(params) receives.
+Status ParseClassParams(const std::vector<std::string>& items, py::dict* out) {
+  for (const auto& item : items) {
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return {StatusCode::kInvalidConfig, "pyclass_params: item '" + item + "' is not of the form key=value"};
+    }
+    (*out)[py::str(item.substr(0, equals))] = py::str(item.substr(equals + 1));
+  }
+  return {};
+}
+
+// The Python object at "package.module.Class".
+py::object ImportClass(const std::string& path) {
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size()) {
+    throw StatusError(Status(StatusCode::kInvalidConfig,
+                             "pyclass_name: '" + path + "' is not of the form module.Class (or package.module.Class)"));
+  }
+  return py::module_::import(path.substr(0, dot).c_str()).attr(path.substr(dot + 1).c_str());
+}
+
+// Whether `result` (what process() returned) passes the frame on.
+bool Passes(const py::object& result) {
+  if (result.is_none()) return true;
+  if (py::isinstance<py::bool_>(result)) return result.cast<bool>();
+  if (py::isinstance<py::int_>(result)) return result.cast<int64_t>() >= 0;
+  return true;
+}
+
+Module* CreatePyModule(const std::string& name) { return new PyModule(name); }
+
+}  // namespace
+
+PyModule::~PyModule() {
+  if (!instance_ && !process_ && !on_eos_) return;
+  if (!PythonAlive()) {  // nothing may touch Python objects any more
+    instance_.release();
+    process_.release();
+    on_eos_.release();
+    return;
+  }
+  py::gil_scoped_acquire gil;
+  on_eos_ = py::object();
+  process_ = py::object();
+  instance_ = py::object();
+}
+
+Status PyModule::Open(const ModuleParams& params) {
+  class_path_ = params.GetString("pyclass_name");
+  py::gil_scoped_acquire gil;
+  try {
+    py::dict class_params;
+    if (Status s = ParseClassParams(params.GetList("pyclass_params"), &class_params); !s) {
+      return Fail("module '" + name() + "': " + s.message(), s.code());
+    }
+    instance_ = ImportClass(class_path_)();
+    if (!py::hasattr(instance_, "process")) {
+      return Fail("module '" + name() + "': " + class_path_ + " has no process(frame) method", StatusCode::kInvalidConfig);
+    }
+    process_ = instance_.attr("process");
+    on_eos_ = py::hasattr(instance_, "on_eos") ? instance_.attr("on_eos") : py::object(py::none());
+    if (py::hasattr(instance_, "open")) {
+      py::object result = instance_.attr("open")(class_params);
+      if (py::isinstance<py::bool_>(result) && !result.cast<bool>()) {
+        return Fail("module '" + name() + "': " + class_path_ + ".open() returned False");
+      }
+    }
+  } catch (const StatusError& error) {
+    return Fail("module '" + name() + "': " + error.what(), error.code());
+  } catch (const py::error_already_set& error) {
+    return Fail("module '" + name() + "': " + class_path_ + ": " + DescribePythonError(error));
+  } catch (const std::exception& error) {  // a conversion pybind11 could not make
+    return Fail("module '" + name() + "': " + class_path_ + ": " + error.what());
+  }
+  return {};
+}
+
+void PyModule::Close() {
+  if (!instance_ || !PythonAlive()) return;
+  py::gil_scoped_acquire gil;
+  try {
+    if (py::hasattr(instance_, "close")) instance_.attr("close")();
+  } catch (const py::error_already_set& error) {
+    ReportModuleError(class_path_ + ".close(): " + DescribePythonError(error));
+  } catch (const std::exception& error) {
+    ReportModuleError(class_path_ + ".close(): " + error.what());
+  }
+}
+
+Status PyModule::Process(FramePtr frame) {
+  py::gil_scoped_acquire gil;
+  const char* method = frame->IsEos() ? "on_eos" : "process";
+  try {
+    if (frame->IsEos()) {
+      if (!on_eos_.is_none()) on_eos_(frame->stream_id);
+      return {};
+    }
+    py::object result = process_(frame);
+    if (!Passes(result)) {
+      return Fail(class_path_ + ".process() returned " + py::repr(result).cast<std::string>());
+    }
+  } catch (const py::error_already_set& error) {
+    return Fail(class_path_ + "." + method + "(): " + DescribePythonError(error));
+  } catch (const std::exception& error) {
+    return Fail(class_path_ + "." + method + "(): " + error.what());
+  }
+  return {};
+}
+
+py::object PyModule::instance() const { return instance_ ? instance_ : py::object(py::none()); }
+
+void BindPyModule(py::module_& m) {
+  // When the host plugin registered PyModule first (a C++ host that embeds Python), its entry
+  // makes modules through the capsule below; this registration then adds nothing.
+  ModuleRegistry::Instance().Register(detail::MakeRegistryEntry<PyModule>("PyModule"));
+  static const PyModuleFactory factory = &CreatePyModule;
+  m.add_object("_module_factory", py::capsule(&factory, kPyModuleFactoryCapsule));
+}
+
+}  // namespace vstream::python
