@@ -334,7 +334,7 @@ std::vector<Rule> InferencerRules() {
            if (*engines > 1024) {
              t.Error("'engine_num' must be at most 1024 (vstream runs one model instance per worker), got " +
                      std::to_string(*engines));
-           } else {
+           } else if (t.module().parallelism == 1) {  // a parallelism the config set itself wins
              t.module().parallelism = static_cast<int>(*engines);
            }
          }

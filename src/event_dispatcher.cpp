@@ -56,7 +56,10 @@ void EventDispatcher::Post(Event event) {
         return;
       }
     }
-    if (queue_.size() >= max_queued_) {
+    // A stream's EOS and errors are queued past the bound (up to twice it): an observer waiting for
+    // a stream to end must learn that it did, and there are few of them next to frame errors.
+    const bool stream_event = event.type == EventType::kStreamEos || event.type == EventType::kStreamError;
+    if (queue_.size() >= (stream_event ? 2 * max_queued_ : max_queued_)) {
       ++missed_[event.type];
       return;
     }

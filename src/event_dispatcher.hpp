@@ -2,8 +2,9 @@
 //
 // Post() never blocks on the observer, and the queue is bounded: consecutive drop events of one
 // module and stream are merged (their counts add up), and while `max_queued` events wait, new ones
-// are only counted; a kEventsMissed event with those counts takes their place in the order (queued
-// with the next event that fits, or when the queue has drained). Every delivered event is also
+// are only counted (stream EOS and stream errors only past twice that); a kEventsMissed event with
+// those counts takes their place in the order (queued with the next event that fits, or when the
+// queue has drained). Every delivered event is also
 // logged. An observer that throws is logged and keeps receiving later events.
 #pragma once
 

@@ -161,6 +161,11 @@ bool ModuleNode::FrameShared(const Frame& frame) const {
   return false;
 }
 
+namespace {
+// The frame this thread is running a module's Process on (ReplaceFrame accepts only that one).
+thread_local const Frame* processing_frame = nullptr;
+}  // namespace
+
 Status ModuleNode::ReplaceFrame(const FramePtr& original, FramePtr copy) {
   if (original == nullptr || copy == nullptr) return {StatusCode::kInvalidArgument, "ReplaceFrame needs two frames"};
   const auto& state = FrameAccess::State(*original);
@@ -175,6 +180,16 @@ Status ModuleNode::ReplaceFrame(const FramePtr& original, FramePtr copy) {
   if (forwards_itself_) return Status::Ok();  // the module Transmits the copy itself
   {
     std::lock_guard<std::mutex> lock(replacements_mutex_);
+    // Only the frame this thread's Process is handling (or its copy) can be replaced: Handle takes
+    // the replacement when Process returns, so any other would stay here for good.
+    bool current = original.get() == processing_frame;
+    for (const auto& [replaced, replacement] : replacements_) {
+      current = current || (replaced == processing_frame && replacement == original);
+    }
+    if (!current) {
+      return {StatusCode::kFailedState, "module '" + config.name +
+                                            "': MakeWritable works on the frame Process was called with, from Process"};
+    }
     for (auto& [replaced, replacement] : replacements_) {
       if (replaced == original.get() || replacement == original) {  // (a copy of a copy: keep the newest)
         replacement = std::move(copy);
@@ -233,7 +248,10 @@ void ModuleNode::Handle(FramePtr frame) {
   }
   const bool profiling = pipeline->profiling && !skip;
   const auto begin = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  const Frame* const outer = processing_frame;  // (a Process that runs a pipeline of its own)
+  processing_frame = frame.get();
   Status result = CallProcess(*module, frame, skip);
+  processing_frame = outer;
   if (profiling) latency_.Record(std::chrono::steady_clock::now() - begin);
   // A branch copy goes on in the frame's place (and is dropped with it when Process failed).
   if (!forwards_itself_ && pending_replacements_.load(std::memory_order_acquire) != 0) TakeReplacement(frame);
@@ -273,7 +291,7 @@ ModuleStats ModuleNode::Stats(double uptime_s) const {
     stats.queue_depth += queue->size();
     stats.queue_capacity += queue->capacity();
   }
-  const LatencyHistogram& latency = reported_latency_.count() > 0 ? reported_latency_ : latency_;
+  const LatencyHistogram& latency = forwards_itself_ && reported_latency_.count() > 0 ? reported_latency_ : latency_;
   stats.latency_p50_ms = latency.PercentileMs(0.50);
   stats.latency_p99_ms = latency.PercentileMs(0.99);
   const uint64_t counted = is_source ? stats.frames_out : stats.frames_in;

@@ -175,7 +175,10 @@ Pipeline::~Pipeline() {
 
 const std::string& Pipeline::name() const { return impl_->name; }
 const GraphConfig& Pipeline::config() const { return impl_->config; }
-bool Pipeline::running() const { return impl_->state.load() == PipelineImpl::State::kRunning; }
+bool Pipeline::running() const {
+  // A forked child has the state's memory but none of the threads: nothing runs there.
+  return !impl_->ForkedChild() && impl_->state.load() == PipelineImpl::State::kRunning;
+}
 
 Status Pipeline::BuildFromFile(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   GraphConfig config;

@@ -32,7 +32,9 @@ enum class EventType {
 };
 
 /// Events waiting for the observer, at most, unless Pipeline::SetObserver says otherwise. Past
-/// that, new events are counted instead of queued, and one kEventsMissed event reports them.
+/// that, new events are counted instead of queued, and one kEventsMissed event reports them;
+/// kStreamEos and kStreamError events are still queued up to twice the bound, so an observer that
+/// waits for streams to end learns that they did.
 inline constexpr size_t kDefaultMaxQueuedEvents = 10000;
 
 VSTREAM_EXPORT std::string_view EventTypeName(EventType type);

@@ -173,7 +173,9 @@ class VSTREAM_EXPORT Module {
   /// End-of-stream frames and frames without an image: nothing to do, OK.
   /// An error (kFailedState) when a copy cannot travel on from here: a join below this module
   /// waits for the original frame from another branch too (the message names it; move the module
-  /// below the join). Call it from Process (a kByModule module: before it Transmits the frame).
+  /// below the join). Call it from Process, on the frame being processed (a kByModule module:
+  /// before it Transmits the frame), and not while holding that frame's LockObjects (the copy
+  /// takes it). User data is copied value by value: a pointer held in it is shared still.
   ///   if (Status s = MakeWritable(frame); !s) return s;
   ///   cv::Mat canvas = ToMat(frame->image);   // draw on it: no other branch sees it
   Status MakeWritable(FramePtr& frame, ImageAccess access = ImageAccess::kWritePixels);

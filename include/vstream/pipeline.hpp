@@ -65,8 +65,8 @@ class VSTREAM_EXPORT Pipeline {
 
   /// Receives the pipeline's events (set it before Start). See events.hpp. At most
   /// `max_queued_events` wait for the callback; while that many are waiting, new ones are counted
-  /// instead and reported by one kEventsMissed event, so a slow observer never blocks frames or
-  /// grows memory.
+  /// instead and reported by one kEventsMissed event (stream EOS and errors only past twice that),
+  /// so a slow observer never blocks frames or grows memory.
   void SetObserver(EventCallback callback, size_t max_queued_events = kDefaultMaxQueuedEvents);
 
   /// Adds a stream to a source module (the only one, or `source_module` by name). Running only.

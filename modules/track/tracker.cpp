@@ -72,11 +72,13 @@ ModuleDescription Tracker::Describe() {
            ParamSpec::Int("min_hits", 1,
                           "matched frames before a track's id is shown (track_id stays -1 until then)")
                .Range(1, 1000),
-           ParamSpec::Double("high_threshold", 0.5,
-                             "least score of a detection matched in the first pass; only these start tracks")
+           ParamSpec::Double("high_threshold", 0,
+                             "least score of a detection matched in the first pass; only these start tracks "
+                             "(0: every tracked detection; ByteTrack uses 0.5)")
                .Range(0, 1),
-           ParamSpec::Double("low_threshold", 0.1,
-                             "least score of a detection tracked at all (below high_threshold: second pass only)")
+           ParamSpec::Double("low_threshold", 0,
+                             "least score of a detection tracked at all (below high_threshold: second pass only; "
+                             "ByteTrack uses 0.1)")
                .Range(0, 1)},
           R"(For each frame, every track of its stream is first moved one frame ahead by its motion model, a
 Kalman filter on the box's centre and size (state [cx, cy, w, h] and their change per frame, at
@@ -95,9 +97,11 @@ at least `high_threshold` first; then the tracks left over with the objects scor
 score). A matched object gets the track's `track_id` (-1 until the track has `min_hits` matches)
 and corrects the track's filter. An unmatched object with a high score starts a new track; one
 with a low score starts nothing and keeps `track_id` -1, as do objects below `low_threshold`,
-which are not tracked at all. With the Inferencer's default thresholds (blazeface 0.75, ssd and
-yolo 0.5) every detection is a high one; lower its `threshold` to `low_threshold` to use the
-second pass. Set both thresholds to 0 to track every object whatever its score.
+which are not tracked at all. Both thresholds are 0 by default, so every object is tracked
+whatever its score (objects from a module that sets no score included) and the second pass is
+off. To use it, as ByteTrack does, set `high_threshold` 0.5 and `low_threshold` 0.1, and lower the
+Inferencer's `threshold` (blazeface 0.75, ssd and yolo 0.5 by default) to `low_threshold`, so its
+less confident detections reach the Tracker.
 
 A track unmatched for more than `max_age` frames ends. A track not yet shown (fewer than
 `min_hits` matches) ends at the first frame it is not matched in, as it most likely came from a

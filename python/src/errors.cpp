@@ -29,7 +29,13 @@ py::handle ErrorClass(StatusCode code) {
   return error_classes[0];
 }
 
-bool PythonAlive() { return Py_IsInitialized() != 0 && _Py_IsFinalizing() == 0; }
+bool PythonAlive() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() != 0 && Py_IsFinalizing() == 0;  // (public from 3.13, which drops the _ one)
+#else
+  return Py_IsInitialized() != 0 && _Py_IsFinalizing() == 0;
+#endif
+}
 
 std::string DescribePythonError(const py::error_already_set& error) {
   std::string text = error.type() ? py::str(error.type().attr("__name__")).cast<std::string>() : "Error";

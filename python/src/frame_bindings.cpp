@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "py_module.hpp"
 #include "vstream/frame.hpp"
 
 namespace vstream::python {
@@ -30,8 +31,13 @@ py::array PlaneArray(const VideoFrame& image, const uint8_t* data, int rows, int
     shape.push_back(channels);
     strides.push_back(1);
   }
-  // Writable: the frame's pixels are the module's to change (see docs/python.md, "Frames").
-  return py::array(py::dtype::of<uint8_t>(), shape, strides, data, owner);
+  py::array array(py::dtype::of<uint8_t>(), shape, strides, data, owner);
+  // Writable only in the process() of a class that declared `writes_pixels` (its frame was made
+  // its own) and when the memory may be written at all; a read-only view everywhere else.
+  if (!MayWritePixels() || !image.buffer()->writable()) {
+    array.attr("flags").attr("writeable") = false;
+  }
+  return array;
 }
 
 py::object Image(const FramePtr& frame) {

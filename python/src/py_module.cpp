@@ -70,6 +70,7 @@ Status PyModule::Open(const ModuleParams& params) {
       return Fail("module '" + name() + "': " + class_path_ + " has no process(frame) method", StatusCode::kInvalidConfig);
     }
     process_ = instance_.attr("process");
+    writes_pixels_ = py::hasattr(instance_, "writes_pixels") && py::bool_(instance_.attr("writes_pixels"));
     on_eos_ = py::hasattr(instance_, "on_eos") ? instance_.attr("on_eos") : py::object(py::none());
     if (py::hasattr(instance_, "open")) {
       py::object result = instance_.attr("open")(class_params);
@@ -99,8 +100,23 @@ void PyModule::Close() {
   }
 }
 
+namespace {
+thread_local bool may_write_pixels = false;
+}  // namespace
+
+bool MayWritePixels() { return may_write_pixels; }
+
 Status PyModule::Process(FramePtr frame) {
+  // Before taking the GIL: a copy of a 1080p frame is C++ work other threads' Python can overlap.
+  if (writes_pixels_ && !frame->IsEos()) {
+    if (Status s = MakeWritable(frame); !s) return s;
+  }
   py::gil_scoped_acquire gil;
+  struct WritableWhileCalled {  // (restored however process() ends)
+    explicit WritableWhileCalled(bool writes) : outer(may_write_pixels) { may_write_pixels = writes; }
+    ~WritableWhileCalled() { may_write_pixels = outer; }
+    const bool outer;
+  } writable(writes_pixels_);
   const char* method = frame->IsEos() ? "on_eos" : "process";
   try {
     if (frame->IsEos()) {

@@ -7,6 +7,10 @@
 // takes the GIL, so a PyModule with parallelism > 1 is safe: its workers take turns in Python
 // and run the C++ around it (queues, routing) in parallel; per-stream order holds as for any module.
 //
+// A class that writes pixels says so with a class attribute `writes_pixels = True`: Process then
+// makes the frame its own first (Module::MakeWritable: a copy where another branch has the frame)
+// and frame.image is writable; for the others it is a read-only view.
+//
 // process() returning None, True or 0 passes the frame on; False or a negative number fails the
 // frame (a frame_error event, the frame goes no further on this path). A Python exception fails
 // the frame likewise, the event's message naming the exception and the traceback's innermost frame.
@@ -43,6 +47,11 @@ class PyModule : public Module {
   pybind11::object process_;
   pybind11::object on_eos_;  // None when the class has no on_eos
   std::string class_path_;
+  bool writes_pixels_ = false;  // the class's `writes_pixels` attribute; set in Open
 };
+
+/// True while this thread runs the process() of a PyModule whose class writes pixels: the arrays
+/// frame.image and frame.planes hand out are writable then, read-only otherwise.
+bool MayWritePixels();
 
 }  // namespace vstream::python

@@ -27,6 +27,8 @@ class Recorder:
 class Painter:
     """Writes a marker into every frame's pixels through frame.image, and remembers the address."""
 
+    writes_pixels = True
+
     def open(self, params):
         self.addresses = {}
 

@@ -1,5 +1,7 @@
 """Frames in Python stages: pixels shared with numpy, objects, user data, errors, parallelism."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -58,7 +60,7 @@ def test_frame_properties_and_image_layout(make_config, pixel_format, shape):
     assert not (first["eos"] or first["skipped"] or first["invalid"])
     image = first["image"]
     assert image.shape == shape and image.dtype == np.uint8
-    assert image.flags.writeable and not image.flags.owndata
+    assert not image.flags.writeable and not image.flags.owndata  # a read-only view (no writes_pixels)
     # The array outlived the frame and the pipeline's run: it keeps the pixels alive.
     assert int(image.sum()) >= 0
     assert len(first["planes"]) == 1
@@ -131,3 +133,35 @@ def test_exceptions_in_on_eos_and_close_are_module_errors(make_config):
     assert sorted(pipeline.module("rec")["instance"].eos) == ["stream_0", "stream_1"]
     assert sorted(e.stream_id for e in events if e.type == "stream_eos") == ["stream_0", "stream_1"]
     assert any("stages.EndFailer.close(): OSError: close failed" in e.message for e in module_errors)
+
+
+class WritesWithoutSaying:
+    """Writes pixels without declaring writes_pixels: its arrays are read-only views."""
+
+    def process(self, frame):
+        frame.image[0, 0, 0] = 1
+
+
+def test_only_a_stage_that_declares_writes_pixels_gets_a_writable_image(make_config):
+    _, events = run(make_config([("scribble", "test_frames.WritesWithoutSaying", {})], streams=1, frames=3))
+    errors = [e for e in events if e.type == "frame_error"]
+    assert len(errors) == 3
+    assert "read-only" in errors[0].message, errors[0].message
+
+
+def test_a_stage_that_writes_pixels_on_a_fan_out_branch_paints_a_copy(make_config):
+    # source -> {paint -> painted, plain}: the Painter's branch sees its marker, the other branch
+    # the source's pixels and no "painted" user data.
+    config = json.loads(make_config([("paint", "stages.Painter", {}), ("painted", "stages.Checker", {})],
+                                    streams=2, frames=5, width=40, height=30))
+    config["plain"] = {"class_name": "PyModule", "custom_params": {"pyclass_name": "stages.Checker"}}
+    config["source"]["next_modules"] = ["paint", "plain"]
+    pipeline, events = run(json.dumps(config))
+    assert [e for e in events if e.type != "stream_eos"] == []
+    painted = pipeline.module("painted")["instance"].seen
+    plain = pipeline.module("plain")["instance"].seen
+    assert len(painted) == len(plain) == 10
+    for key in painted:
+        assert painted[key][0] == (key[1] % 200, 7, 9) and painted[key][2] is True
+        assert plain[key][0] != painted[key][0] and plain[key][2] is None
+        assert plain[key][1] != painted[key][1]  # two buffers

@@ -33,7 +33,11 @@ FramePtr FrameWith(int64_t index, std::vector<DetectedObject> objects) {
 }
 
 // Pushes `frames` through a Tracker with `params` and returns what came out (the EOS dropped).
+// Unless `params` says otherwise, with ByteTrack's thresholds: 0.5 for the first pass, 0.1 for the
+// second (the module's defaults, 0, track every object in one pass).
 std::vector<FramePtr> Track(const std::vector<FramePtr>& frames, ParamValues params = {}) {
+  params.emplace("high_threshold", ParamValue("0.5"));
+  params.emplace("low_threshold", ParamValue("0.1"));
   ModuleRunner runner("Tracker", std::move(params));
   EXPECT_TRUE(runner.Open());
   for (const FramePtr& frame : frames) EXPECT_TRUE(runner.Push(frame));
