@@ -10,10 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -63,15 +64,32 @@ PyEvent ToPyEvent(const Event& e) {
   return {std::string(EventTypeName(e.type)), e.module, e.stream_id, e.frame_index, e.count, e.message, seconds};
 }
 
-class PyPipeline;
+// Every pipeline Python has made and not yet dropped, for the atexit hook. Weak references: the
+// hook takes a strong one before it lets go of the lock and the GIL, so a Python thread that drops
+// the last Python reference meanwhile cannot destroy the pipeline under it (the hook's reference
+// then destroys it, without the GIL).
 std::mutex live_mutex;
-std::set<PyPipeline*> live_pipelines;  // guarded by live_mutex: every PyPipeline not yet destroyed
+std::map<const void*, std::weak_ptr<Pipeline>> live_pipelines;  // guarded by live_mutex
+
+// A timeout in seconds from Python -> milliseconds; nullopt for "no limit" (None, inf or a value
+// beyond what a duration holds). NaN and negative values are errors naming `what`.
+std::optional<std::chrono::milliseconds> ToMilliseconds(std::optional<double> seconds, const char* what) {
+  if (!seconds) return std::nullopt;
+  if (std::isnan(*seconds) || *seconds < 0) {
+    throw StatusError(Status(StatusCode::kInvalidArgument,
+                             std::string(what) + " must be a number of seconds >= 0 (or None), not " +
+                                 py::repr(py::float_(*seconds)).cast<std::string>()));
+  }
+  constexpr double kLongest = 1e12;  // ~30 000 years in seconds: far from int64 milliseconds' end
+  if (*seconds > kLongest) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<int64_t>(*seconds * 1000));
+}
 
 class PyPipeline {
  public:
-  explicit PyPipeline(const std::string& name) : pipeline_(std::make_unique<Pipeline>(name)) {
+  explicit PyPipeline(const std::string& name) : pipeline_(std::make_shared<Pipeline>(name)) {
     std::lock_guard<std::mutex> lock(live_mutex);
-    live_pipelines.insert(this);
+    live_pipelines.emplace(this, pipeline_);
   }
   PyPipeline(const PyPipeline&) = delete;
   PyPipeline& operator=(const PyPipeline&) = delete;
@@ -81,7 +99,7 @@ class PyPipeline {
       live_pipelines.erase(this);
     }
     py::gil_scoped_release release;  // its PyModule workers and observer may be waiting for the GIL
-    pipeline_.reset();
+    pipeline_.reset();               // destroys it, unless the atexit hook is stopping it right now
   }
 
   void BuildFromFile(const std::string& path, const std::vector<std::string>& overrides) {
@@ -98,7 +116,7 @@ class PyPipeline {
     py::gil_scoped_release release;
     ThrowIfError(pipeline_->Start());
   }
-  void Stop(const std::string& mode, double drain_timeout_s) {
+  void Stop(const std::string& mode, std::optional<double> drain_timeout_s) {
     StopMode stop_mode;
     if (mode == "graceful") {
       stop_mode = StopMode::kGraceful;
@@ -107,20 +125,18 @@ class PyPipeline {
     } else {
       throw StatusError(Status(StatusCode::kInvalidArgument, "stop: mode must be 'graceful' or 'abort', not '" + mode + "'"));
     }
-    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000));
+    // No limit: as long as a duration holds (a week is as good as forever for a drain).
+    const auto timeout = ToMilliseconds(drain_timeout_s, "stop: drain_timeout").value_or(std::chrono::hours(24 * 7));
     py::gil_scoped_release release;
     ThrowIfError(pipeline_->Stop(stop_mode, timeout));
   }
-  /// StopAll's abort: no exception, whatever the state.
-  void Abort() { (void)pipeline_->Stop(StopMode::kAbort, std::chrono::milliseconds(0)); }
-
   /// WaitForStreams in slices, so that Ctrl-C (KeyboardInterrupt) reaches a program waiting here:
   /// Python runs signal handlers only when the main thread comes back to it.
   bool Wait(std::optional<double> timeout_s) {
     using Clock = std::chrono::steady_clock;
     constexpr auto kSlice = std::chrono::milliseconds(200);
-    const auto deadline = timeout_s ? Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(*timeout_s * 1000))
-                                    : Clock::time_point::max();
+    const auto limit = ToMilliseconds(timeout_s, "wait: timeout");
+    const auto deadline = limit ? Clock::now() + *limit : Clock::time_point::max();
     while (true) {
       const auto left = deadline - Clock::now();
       const auto slice = left < kSlice ? std::chrono::duration_cast<std::chrono::milliseconds>(left) : kSlice;
@@ -203,13 +219,16 @@ class PyPipeline {
 
   /// Stops every pipeline Python still holds: at interpreter exit, before Python code stops running.
   static void StopAll() {
-    std::vector<PyPipeline*> pipelines;
+    std::vector<std::shared_ptr<Pipeline>> pipelines;
     {
       std::lock_guard<std::mutex> lock(live_mutex);
-      pipelines.assign(live_pipelines.begin(), live_pipelines.end());
+      for (const auto& [owner, pipeline] : live_pipelines) {
+        if (auto strong = pipeline.lock()) pipelines.push_back(std::move(strong));
+      }
     }
     py::gil_scoped_release release;
-    for (PyPipeline* pipeline : pipelines) pipeline->Abort();
+    for (const auto& pipeline : pipelines) (void)pipeline->Stop(StopMode::kAbort, std::chrono::milliseconds(0));
+    pipelines.clear();  // the last reference of a pipeline Python dropped meanwhile: destroyed here, without the GIL
   }
 
  private:
@@ -219,7 +238,7 @@ class PyPipeline {
     ThrowIfError(pipeline_->Build(config));
   }
 
-  std::unique_ptr<Pipeline> pipeline_;
+  std::shared_ptr<Pipeline> pipeline_;  // shared only with StopAll while it runs
 };
 
 }  // namespace
@@ -252,8 +271,9 @@ void BindPipeline(py::module_& m) {
            "As build_from_file, from JSON text; relative paths resolve against base_dir.")
       .def("start", &PyPipeline::Start, "Opens every module and starts the threads.")
       .def("stop", &PyPipeline::Stop, py::arg("mode") = "graceful", py::arg("drain_timeout") = 30.0,
-           "Stops and joins every thread ('graceful': queued frames finish; 'abort': they are dropped). "
-           "Every pending event reaches the observer before this returns.")
+           "Stops and joins every thread ('graceful': queued frames finish, for at most drain_timeout seconds "
+           "(None: no limit), then the rest is dropped; 'abort': they are dropped). Every pending event reaches "
+           "the observer before this returns.")
       .def("wait", &PyPipeline::Wait, py::arg("timeout") = py::none(),
            "Waits until every stream has finished (True), or the timeout in seconds passes (False).")
       .def_property_readonly("running", &PyPipeline::running)

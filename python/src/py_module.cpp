@@ -31,12 +31,25 @@ py::object ImportClass(const std::string& path) {
   return py::module_::import(path.substr(0, dot).c_str()).attr(path.substr(dot + 1).c_str());
 }
 
-// Whether `result` (what process() returned) passes the frame on.
-bool Passes(const py::object& result) {
-  if (result.is_none()) return true;
-  if (py::isinstance<py::bool_>(result)) return result.cast<bool>();
-  if (py::isinstance<py::int_>(result)) return result.cast<int64_t>() >= 0;
-  return true;
+// What process() returned: an empty string when it passes the frame on (None, True, a number >= 0,
+// numpy's bools and numbers included), else why the frame fails. Needs the GIL.
+std::string Verdict(const py::object& result) {
+  if (result.is_none()) return {};
+  const std::string shown = py::repr(result).cast<std::string>();
+  // bool and numpy.bool_ (not a Python int): their truth. Checked before numbers, as bool is an int.
+  const py::object dtype = py::getattr(result, "dtype", py::none());
+  const bool numpy_bool = !dtype.is_none() && py::str(dtype.attr("kind")).cast<std::string>() == "b";
+  if (py::isinstance<py::bool_>(result) || numpy_bool) {
+    return PyObject_IsTrue(result.ptr()) == 1 ? std::string() : "returned " + shown;
+  }
+  // Numbers (int, float, numpy's): CNStream's "negative is an error".
+  if (PyNumber_Check(result.ptr()) != 0 && !PyComplex_Check(result.ptr())) {
+    const double value = PyFloat_AsDouble(result.ptr());
+    if (value == -1.0 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+    return value >= 0 ? std::string() : "returned " + shown + " (a negative number fails the frame)";
+  }
+  return "returned " + shown + " of type " + py::str(py::type::of(result).attr("__name__")).cast<std::string>() +
+         "; return None, a bool or a number (False or a negative number fails the frame)";
 }
 
 Module* CreatePyModule(const std::string& name) { return new PyModule(name); }
@@ -124,9 +137,7 @@ Status PyModule::Process(FramePtr frame) {
       return {};
     }
     py::object result = process_(frame);
-    if (!Passes(result)) {
-      return Fail(class_path_ + ".process() returned " + py::repr(result).cast<std::string>());
-    }
+    if (std::string why = Verdict(result); !why.empty()) return Fail(class_path_ + ".process() " + why);
   } catch (const py::error_already_set& error) {
     return Fail(class_path_ + "." + method + "(): " + DescribePythonError(error));
   } catch (const std::exception& error) {

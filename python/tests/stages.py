@@ -2,6 +2,8 @@
 
 import threading
 
+import numpy as np
+
 
 class Recorder:
     """Records every frame it sees (stream_id, frame_index) and every stream that ended."""
@@ -98,6 +100,15 @@ class Failer:
         if frame.frame_index % 3 == 1:
             raise ValueError(f"no good: frame {frame.frame_index}")
         return None
+
+
+class Returner:
+    """Returns a value of another kind on each frame: numpy's bools and numbers, floats, a string."""
+
+    VALUES = [np.bool_(True), np.bool_(False), np.int64(3), np.int64(-1), 0.5, -0.5, "yes", None]
+
+    def process(self, frame):
+        return self.VALUES[frame.frame_index % len(self.VALUES)]
 
 
 class BrokenOpen:

@@ -110,6 +110,20 @@ def test_state_errors():
         pipeline.stop(mode="sideways")
 
 
+def test_timeouts_without_limit_and_invalid_ones(make_config):
+    pipeline = vstream.Pipeline()
+    pipeline.build_from_string(make_config([("pass", "PassThrough", {})], streams=1, frames=3))
+    pipeline.start()
+    assert pipeline.wait(timeout=float("inf"))
+    for bad in (float("nan"), -1.0):
+        with pytest.raises(vstream.ArgumentError, match="timeout must be a number of seconds >= 0"):
+            pipeline.wait(timeout=bad)
+        with pytest.raises(vstream.ArgumentError, match="drain_timeout must be a number of seconds >= 0"):
+            pipeline.stop(drain_timeout=bad)
+    pipeline.stop(drain_timeout=None)
+    assert not pipeline.running
+
+
 def test_python_module_open_failure_is_reported(make_config):
     pipeline = vstream.Pipeline()
     pipeline.build_from_string(make_config([("bad", "stages.BrokenOpen", {"custom_params": {
