@@ -25,8 +25,9 @@ packages=(
   # clang with its libFuzzer runtime builds the IPC message decoder's fuzz target
   clang libclang-rt-14-dev
   # benchmark baselines (bench/): GStreamer decode; plugins-good also has the RTSP tests' qtdemux
-  # and rtph264pay
+  # and rtph264pay; OpenCV from Python for the plain-Python pipelines bench_python.py measures
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
+  python3-opencv
 )
 
 missing=()

@@ -37,6 +37,40 @@ bool PythonAlive() {
 #endif
 }
 
+namespace {
+
+// This thread's own Python thread state, made the first time the thread runs Python code and kept
+// (with the GIL released) until the thread exits. PyGILState_Ensure makes it and counts one user;
+// while that count stays above zero, later acquisitions (pybind11's too) reuse the state.
+class ThreadStateAnchor {
+ public:
+  ThreadStateAnchor() {
+    PyGILState_Ensure();            // a new thread state for this thread, and the GIL
+    saved_ = PyEval_SaveThread();   // the GIL goes; the state (and its count of one) stays
+  }
+  ~ThreadStateAnchor() {
+    if (!PythonAlive()) return;     // the interpreter is gone or going: the state is left to it
+    PyEval_RestoreThread(saved_);
+    PyGILState_Release(PyGILState_UNLOCKED);  // the count drops to zero: state deleted, GIL released
+  }
+  ThreadStateAnchor(const ThreadStateAnchor&) = delete;
+  ThreadStateAnchor& operator=(const ThreadStateAnchor&) = delete;
+
+ private:
+  PyThreadState* saved_ = nullptr;
+};
+
+// Makes sure a thread Python does not know gets its anchor. Threads Python made (and threads that
+// hold the GIL already) have a state and need none. Runs before the GIL is taken.
+void AnchorThisThread() {
+  if (PyGILState_GetThisThreadState() != nullptr) return;
+  thread_local ThreadStateAnchor anchor;
+}
+
+}  // namespace
+
+PythonCall::ThreadState::ThreadState() { AnchorThisThread(); }
+
 std::string DescribePythonError(const py::error_already_set& error) {
   std::string text = error.type() ? py::str(error.type().attr("__name__")).cast<std::string>() : "Error";
   if (error.value()) {

@@ -38,7 +38,7 @@ class PyObjectRef {
       object_.release();
       return;
     }
-    py::gil_scoped_acquire gil;
+    PythonCall gil;
     object_ = py::object();
   }
   const py::object& get() const { return object_; }
@@ -163,7 +163,7 @@ class PyPipeline {
     pipeline_->SetObserver(
         [ref](const Event& event) {
           if (!PythonAlive()) return;
-          py::gil_scoped_acquire gil;
+          PythonCall gil;
           try {
             ref->get()(ToPyEvent(event));
           } catch (py::error_already_set& error) {

@@ -64,7 +64,7 @@ PyModule::~PyModule() {
     on_eos_.release();
     return;
   }
-  py::gil_scoped_acquire gil;
+  PythonCall gil;
   on_eos_ = py::object();
   process_ = py::object();
   instance_ = py::object();
@@ -72,7 +72,7 @@ PyModule::~PyModule() {
 
 Status PyModule::Open(const ModuleParams& params) {
   class_path_ = params.GetString("pyclass_name");
-  py::gil_scoped_acquire gil;
+  PythonCall gil;
   try {
     py::dict class_params;
     if (Status s = ParseClassParams(params.GetList("pyclass_params"), &class_params); !s) {
@@ -103,7 +103,7 @@ Status PyModule::Open(const ModuleParams& params) {
 
 void PyModule::Close() {
   if (!instance_ || !PythonAlive()) return;
-  py::gil_scoped_acquire gil;
+  PythonCall gil;
   try {
     if (py::hasattr(instance_, "close")) instance_.attr("close")();
   } catch (const py::error_already_set& error) {
@@ -124,7 +124,7 @@ Status PyModule::Process(FramePtr frame) {
   if (writes_pixels_ && !frame->IsEos()) {
     if (Status s = MakeWritable(frame); !s) return s;
   }
-  py::gil_scoped_acquire gil;
+  PythonCall gil;
   struct WritableWhileCalled {  // (restored however process() ends)
     explicit WritableWhileCalled(bool writes) : outer(may_write_pixels) { may_write_pixels = writes; }
     ~WritableWhileCalled() { may_write_pixels = outer; }
