@@ -361,8 +361,10 @@ bool ReadOptionValues(const std::string& command, Options* options) {
     const std::string& v = options->stats_interval_text;
     char* end = nullptr;
     options->stats_interval = std::strtod(v.c_str(), &end);
-    if (*end != '\0' || !(options->stats_interval >= 0 && options->stats_interval <= 86400)) {
-      return fail("--stats-interval takes seconds from 0 to 86400, got " + Quoted(v));
+    // 0 turns the table off; below a tenth of a second it would be printed faster than read.
+    const double seconds = options->stats_interval;
+    if (*end != '\0' || v.empty() || !(seconds == 0 || (seconds >= 0.1 && seconds <= 86400))) {
+      return fail("--stats-interval takes seconds: 0 (no table) or from 0.1 to 86400, got " + Quoted(v));
     }
   }
   if (!options->restart_text.empty()) {
@@ -609,7 +611,7 @@ int RunStages(const Options& options) {
     // values after '=', so a value that starts with '-' stays a value).
     vstream::tool::Stage stage{options.positional[c], {}};
     for (const auto& o : applied[c]) stage.args.push_back("--set=" + o);
-    if (options.stats_interval > 0) stage.args.push_back("--stats-interval=" + std::to_string(options.stats_interval));
+    if (options.stats_interval > 0) stage.args.push_back("--stats-interval=" + options.stats_interval_text);
     if (!options.log_level.empty()) stage.args.push_back("--log-level=" + options.log_level);
     // VSTREAM_PLUGIN_PATH reaches the stages through the environment.
     for (const auto& plugin : options.plugins) {

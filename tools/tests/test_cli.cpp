@@ -435,6 +435,8 @@ TEST(Cli, UnknownOptionsAndOptionsOfOtherCommandsAreNamed) {
       {"version extra", "unexpected argument 'extra'"},
       {"check " + config + " --frame-size 10", "--frame-size takes WIDTHxHEIGHT"},
       {"run --plugin", "option '--plugin' needs a value"},
+      {"run " + config + " --stats-interval 0.0001", "--stats-interval takes seconds: 0 (no table) or from 0.1 to 86400"},
+      {"run " + config + " --stats-interval=", "option '--stats-interval' needs a value"},
   };
   for (const Case& c : cases) {
     const Result result = Vstream(c.args);
