@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite through ctest: the normal build
 # first, then the core, DataSource, Inferencer, output-module and IPC suites under ThreadSanitizer
-# and under AddressSanitizer + UBSan.
+# and under AddressSanitizer + UBSan (which runs the Python package's suites as well).
 #
 #   scripts/test.sh                          # everything
 #   VSTREAM_SANITIZERS="" scripts/test.sh    # skip the sanitizer builds
@@ -30,11 +30,18 @@ export TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 second_dea
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 for sanitizer in $sanitizers; do
-  phase "build: core, source, inference, output and ipc tests under the '$sanitizer' sanitizer"
+  targets=(core_tests source_tests inference_tests output_tests ipc_tests ipc_module_tests)
+  labels="core|source|inference|output|ipc"
+  if [ "$sanitizer" = address ] && [ -d "build/python/vstream" ]; then
+    # The Python package too: its tests preload ASan's runtime into /usr/bin/python3.
+    targets+=(vstream_python vstream_python_host)
+    labels="$labels|python"
+  fi
+  phase "build: ${labels//|/, } tests under the '$sanitizer' sanitizer"
   cmake -S . -B "build-$sanitizer" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DVSTREAM_SANITIZE="$sanitizer" \
         -DVSTREAM_BUILD_BENCH=OFF -DVSTREAM_BUILD_SAMPLES=OFF -DVSTREAM_BUILD_TOOLS=OFF >/dev/null
-  cmake --build "build-$sanitizer" -j "$jobs" --target core_tests source_tests inference_tests output_tests ipc_tests ipc_module_tests
+  cmake --build "build-$sanitizer" -j "$jobs" --target "${targets[@]}"
   phase "tests under the '$sanitizer' sanitizer"
-  ctest --test-dir "build-$sanitizer" -L "core|source|inference|output|ipc" --output-on-failure -j "$jobs"
+  ctest --test-dir "build-$sanitizer" -L "$labels" --output-on-failure -j "$jobs"
 done
 phase "all tests passed"
