@@ -9,6 +9,8 @@
 #include <optional>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "config_text.hpp"
 #include "vstream/registry.hpp"
 #include "vstream/text.hpp"
@@ -237,6 +239,32 @@ void ApplyPostprocessor(Translation& t, const std::string& key, const std::strin
   t.Set("postproc_name", name);  // vstream's, or one registered with vstream::RegisterPostprocessor
 }
 
+// custom_preproc_params / custom_postproc_params: CNStream hands its pre/postprocessor class a JSON
+// object of settings (the config reader keeps an object as its JSON text; a string holding one works
+// too). They become `to` (preproc_params / postproc_params): items "key=value", a string value as it
+// is, any other as its JSON text (0.5, true, [1,2]).
+void ApplyProcessorSettings(Translation& t, const std::string& key, const ParamValue& value, const std::string& to) {
+  const std::string expected = "'" + key + "' must be a JSON object of settings (e.g. {\"threshold\": \"0.5\"})";
+  if (value.is_list()) {
+    t.Error(expected + ", got a list: [" + Excerpt(value.text()) + "]");
+    return;
+  }
+  const nlohmann::json settings = nlohmann::json::parse(value.text(), nullptr, /*allow_exceptions=*/false);
+  if (!settings.is_object()) {
+    t.Error(expected + ", got " + Quoted(value.text()));
+    return;
+  }
+  std::vector<std::string> items;
+  for (const auto& [name, setting] : settings.items()) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      t.Error("'" + key + "': the setting name " + Quoted(name) + " cannot be passed on (it is empty or has a '=')");
+      return;
+    }
+    items.push_back(name + "=" + (setting.is_string() ? setting.get<std::string>() : setting.dump()));
+  }
+  t.Set(to, ParamValue::List(std::move(items)));
+}
+
 // --- DataSource -------------------------------------------------------------------------------
 
 std::vector<Rule> DataSourceRules() {
@@ -425,12 +453,14 @@ std::vector<Rule> InferencerRules() {
            t.Set("object_filter", ParamValue::List(all ? std::vector<std::string>{} : categories));
          }
        }},
-      Unsupported("custom_preproc_params",
-                  "settings of a CNStream preprocessor class; vstream's image preprocessor takes the Inferencer's own "
-                  "resize, channel_order, mean, std and scale"),
-      Unsupported("custom_postproc_params",
-                  "settings of a CNStream postprocessor class; vstream's postprocessors take the Inferencer's own "
-                  "threshold, nms_threshold, top_k and labels_path"),
+      {"custom_preproc_params",
+       [](Translation& t, const std::string& key, const ParamValue& v) {
+         ApplyProcessorSettings(t, key, v, "preproc_params");
+       }},
+      {"custom_postproc_params",
+       [](Translation& t, const std::string& key, const ParamValue& v) {
+         ApplyProcessorSettings(t, key, v, "postproc_params");
+       }},
       {"preproc",
        [cpu_preprocessing](Translation& t, const std::string& key, const ParamValue& v) {
          auto settings = Settings(t, key, v, {"name", "use_cpu"});

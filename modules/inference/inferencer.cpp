@@ -27,6 +27,7 @@ struct InferenceSettings {
   PreprocessSpec spec;
   Preprocessor preprocess;
   Postprocessor postprocess;
+  ProcessorParams postproc_params;  // (spec.params holds preproc_params)
   std::vector<std::string> labels;
   float threshold = std::nanf("");  // NaN: the postprocessor's own default
   float nms_threshold = 0.45f;
@@ -204,7 +205,8 @@ class InferenceExecutor {
         const WorkItem& item = items[first + i];
         if (!errors[item.entry].empty()) continue;
         std::vector<DetectedObject> results;
-        const PostprocessContext context{s.spec, transforms[i], s.threshold, s.nms_threshold, s.top_k, s.labels};
+        const PostprocessContext context{
+            s.spec, transforms[i], s.threshold, s.nms_threshold, s.top_k, s.labels, s.postproc_params};
         if (Status st = s.postprocess(outputs, static_cast<int64_t>(i), context, &results); !st) {
           errors[item.entry] = "postprocessing failed: " + st.message();
           continue;
@@ -290,11 +292,18 @@ ModuleDescription Inferencer::Describe() {
       {ParamSpec::Path("model_path", "", "the model file (ONNX, or any format the engine reads)").Required(),
        ParamSpec::String("postproc_name", "",
                          "postprocessor: classification, blazeface, ssd, yolo, CNStream's PostprocClassification / "
-                         "PostprocSsd / PostprocYolov5, or one registered with vstream::RegisterPostprocessor")
+                         "PostprocSsd / PostprocYolov5, python (PyPostproc: a Python class, with the vstream Python "
+                         "package), or one registered with vstream::RegisterPostprocessor(Factory)")
            .Required(),
+       ParamSpec::List("postproc_params", "",
+                       "parameters of the postprocessor, items 'key=value' (python: pyclass_name=module.Class and "
+                       "the class's own)"),
        ParamSpec::String("preproc_name", "image",
-                         "preprocessor: image (resize, colour order, normalization, layout) or one registered "
-                         "with vstream::RegisterPreprocessor"),
+                         "preprocessor: image (resize, colour order, normalization, layout), python (PyPreproc: a "
+                         "Python class), or one registered with vstream::RegisterPreprocessor(Factory)"),
+       ParamSpec::List("preproc_params", "",
+                       "parameters of the preprocessor, items 'key=value' (python: pyclass_name=module.Class and "
+                       "the class's own)"),
        ParamSpec::String("engine", "opencv",
                          "inference engine: opencv (OpenCV DNN), or any engine registered with "
                          "vstream::RegisterInferenceBackend; checked at Open"),
@@ -382,6 +391,31 @@ vstream::RegisterPostprocessor("plates", [](const std::vector<vstream::Tensor>& 
 and name it in `postproc_name`. `RegisterPreprocessor` does the same for `preproc_name`; the
 built-in one is available to it as `vstream::PreprocessImage`.
 
+`postproc_params` and `preproc_params` give a processor parameters, as items `key=value`
+(`"postproc_params": ["min_size=0.05", "label=plate"]`; a string is split at commas). Plain
+processors read them from `context.params` and `spec.params`. A processor with settings or state of
+its own is registered as a factory, which makes one processor per Inferencer module when it opens:
+
+```cpp
+vstream::RegisterPostprocessorFactory("plates", [](const vstream::ProcessorSetup& setup,
+                                                   vstream::Postprocessor* out) {
+  auto it = setup.params.find("min_size");
+  if (it == setup.params.end()) return vstream::Status(vstream::StatusCode::kInvalidConfig, "min_size=... is missing");
+  auto decoder = std::make_shared<PlateDecoder>(std::stof(it->second));  // this module's own
+  *out = [decoder](const auto& outputs, int64_t item, const auto& context, auto* objects) {
+    return decoder->Decode(outputs, item, context, objects);
+  };
+  return vstream::Status::Ok();
+});
+```
+
+A factory's failure fails `Open` with its reason, naming the module and the processor. The
+processor is called from the module's instances, several at once with `parallelism` above 1
+(state it changes needs a lock).
+Processors written in Python are the `python` pre- and postprocessor of the vstream Python package
+(CNStream's names `PyPreproc` and `PyPostproc` work too): `postproc_params` names the class with
+`pyclass_name=module.Class` (see [python.md](../python.md#python-pre--and-postprocessors)).
+
 ## Engines
 
 `engine` names the inference engine, `opencv` (OpenCV DNN) unless one is registered from C++ with
@@ -451,23 +485,63 @@ std::vector<float> Floats(const std::vector<std::string>& items, const char* wha
   return out;
 }
 
+// preproc_params / postproc_params: items "key=value" (spaces around either dropped) as a map.
+Status ParseProcessorParams(const std::string& param, const std::vector<std::string>& items, ProcessorParams* out) {
+  for (const auto& item : items) {
+    const size_t equals = item.find('=');
+    const std::string key = equals == std::string::npos ? "" : vstream::Trim(item.substr(0, equals));
+    if (key.empty()) {
+      return {StatusCode::kInvalidConfig,
+              param + ": item '" + vstream::Excerpt(item) + "' is not of the form key=value (e.g. \"threshold=0.5\")"};
+    }
+    if (!out->emplace(key, vstream::Trim(item.substr(equals + 1))).second) {
+      return {StatusCode::kInvalidConfig, param + ": key '" + vstream::Excerpt(key) + "' is given twice"};
+    }
+  }
+  return Status::Ok();
+}
+
+// One processor of the module: the registered function, or the one its factory makes from `setup`.
+// `param` is the name param (postproc_name), `registry` the processors of that kind.
+template <typename Processor, typename Entry, typename Make>
+Status MakeProcessor(const std::string& param, const NamedRegistry<Entry>& registry, const ProcessorSetup& setup,
+                     Make make, Processor* out) {
+  if (!registry.Contains(setup.name)) {
+    return {StatusCode::kInvalidConfig, param + ": " + registry.Unknown(setup.name).message()};
+  }
+  if (Status s = make(setup.name, setup, out); !s) {
+    return {s.code(), param + ": " + registry.kind() + " '" + setup.name + "': " + s.message()};
+  }
+  return Status::Ok();
+}
+
+// Step of Open: the module's pre- and postprocessor with their params; a factory makes this
+// module's own.
+Status MakeProcessors(const std::string& module, const ModuleParams& params, InferenceSettings* settings) {
+  if (Status s = ParseProcessorParams("preproc_params", params.GetList("preproc_params"), &settings->spec.params); !s) {
+    return s;
+  }
+  if (Status s = ParseProcessorParams("postproc_params", params.GetList("postproc_params"), &settings->postproc_params);
+      !s) {
+    return s;
+  }
+  const std::string post = params.GetString("postproc_name");
+  if (Status s = MakeProcessor("postproc_name", detail::Postprocessors(), {module, post, settings->postproc_params},
+                               &MakePostprocessor, &settings->postprocess);
+      !s) {
+    return s;
+  }
+  const std::string pre = params.GetString("preproc_name");
+  return MakeProcessor("preproc_name", detail::Preprocessors(), {module, pre, settings->spec.params}, &MakePreprocessor,
+                       &settings->preprocess);
+}
+
 }  // namespace
 
 Status Inferencer::Open(const ModuleParams& params) {
   auto settings = std::make_shared<InferenceSettings>();
   settings->module = name();
-  const std::string post = params.GetString("postproc_name");
-  if (auto found = detail::Postprocessors().Find(post)) {
-    settings->postprocess = std::move(*found);
-  } else {
-    return Fail("postproc_name: " + detail::Postprocessors().Unknown(post).message(), StatusCode::kInvalidConfig);
-  }
-  const std::string pre = params.GetString("preproc_name");
-  if (auto found = detail::Preprocessors().Find(pre)) {
-    settings->preprocess = std::move(*found);
-  } else {
-    return Fail("preproc_name: " + detail::Preprocessors().Unknown(pre).message(), StatusCode::kInvalidConfig);
-  }
+  if (Status s = MakeProcessors(name(), params, settings.get()); !s) return Fail(s.message(), s.code());
   const std::string engine = params.GetString("engine");
   const std::optional<InferenceBackendFactory> factory = detail::InferenceBackends().Find(engine);
   if (!factory) {
@@ -603,7 +677,10 @@ Status Inferencer::Open(const ModuleParams& params) {
   return {};
 }
 
-void Inferencer::Close() { executors_.clear(); }
+void Inferencer::Close() {
+  executors_.clear();
+  settings_.reset();  // its processors may hold resources of their own (Python objects)
+}
 
 std::vector<std::string> Inferencer::InstanceDevices() const {
   std::vector<std::string> devices;

@@ -1,3 +1,5 @@
+// The built-in pre- and postprocessors (image; classification, blazeface, ssd, yolo), the two
+// processor registries, and the functions that register, find and make processors by name.
 #include "vstream/inference/processing.hpp"
 
 #include <algorithm>
@@ -282,37 +284,79 @@ Status Yolo(const std::vector<Tensor>& outputs, int64_t item, const PostprocessC
 
 namespace detail {
 
-NamedRegistry<Preprocessor>& Preprocessors() {
-  static NamedRegistry<Preprocessor> registry("preprocessor");
-  static const bool built_in = registry.Register("image", PreprocessImage);
+NamedRegistry<PreprocessorEntry>& Preprocessors() {
+  static NamedRegistry<PreprocessorEntry> registry("preprocessor");
+  static const bool built_in = registry.Register("image", {PreprocessImage, {}});
   (void)built_in;
   return registry;
 }
 
-NamedRegistry<Postprocessor>& Postprocessors() {
-  static NamedRegistry<Postprocessor> registry("postprocessor");
+NamedRegistry<PostprocessorEntry>& Postprocessors() {
+  static NamedRegistry<PostprocessorEntry> registry("postprocessor");
   // CNStream's postprocessor class names are aliases of the built-in ones.
-  static const bool built_in = registry.Register("classification", Classification, {"PostprocClassification"}) &&
-                               registry.Register("blazeface", BlazeFace) &&
-                               registry.Register("ssd", Ssd, {"PostprocSsd"}) &&
-                               registry.Register("yolo", Yolo, {"PostprocYolov5"});
+  static const bool built_in = registry.Register("classification", {Classification, {}}, {"PostprocClassification"}) &&
+                               registry.Register("blazeface", {BlazeFace, {}}) &&
+                               registry.Register("ssd", {Ssd, {}}, {"PostprocSsd"}) &&
+                               registry.Register("yolo", {Yolo, {}}, {"PostprocYolov5"});
   (void)built_in;
   return registry;
 }
 
 }  // namespace detail
 
+namespace {
+
+// The processor `name` gives one module: the shared function, or what the factory makes for it.
+template <typename Processor, typename Factory>
+Status MakeProcessor(const NamedRegistry<detail::ProcessorEntry<Processor, Factory>>& registry,
+                     const std::string& name, const ProcessorSetup& setup, Processor* out) {
+  const auto entry = registry.Find(name);
+  if (!entry) return registry.Unknown(name);
+  if (entry->function) {
+    *out = entry->function;
+    return Status::Ok();
+  }
+  Processor made;
+  if (Status s = entry->factory(setup, &made); !s) return s;
+  if (!made) return {StatusCode::kRuntimeError, "its factory made no " + registry.kind()};
+  *out = std::move(made);
+  return Status::Ok();
+}
+
+}  // namespace
+
+const ProcessorParams& NoProcessorParams() {
+  static const ProcessorParams none;
+  return none;
+}
+
 bool RegisterPreprocessor(const std::string& name, Preprocessor preprocessor) {
-  return preprocessor && detail::Preprocessors().Register(name, std::move(preprocessor));
+  return preprocessor && detail::Preprocessors().Register(name, {std::move(preprocessor), {}});
 }
 bool RegisterPostprocessor(const std::string& name, Postprocessor postprocessor) {
-  return postprocessor && detail::Postprocessors().Register(name, std::move(postprocessor));
+  return postprocessor && detail::Postprocessors().Register(name, {std::move(postprocessor), {}});
+}
+bool RegisterPreprocessorFactory(const std::string& name, PreprocessorFactory factory,
+                                 const std::vector<std::string>& aliases) {
+  return factory && detail::Preprocessors().Register(name, {{}, std::move(factory)}, aliases);
+}
+bool RegisterPostprocessorFactory(const std::string& name, PostprocessorFactory factory,
+                                  const std::vector<std::string>& aliases) {
+  return factory && detail::Postprocessors().Register(name, {{}, std::move(factory)}, aliases);
 }
 Preprocessor FindPreprocessor(const std::string& name) {
-  return detail::Preprocessors().Find(name).value_or(Preprocessor{});
+  const auto entry = detail::Preprocessors().Find(name);
+  return entry ? entry->function : Preprocessor{};
 }
 Postprocessor FindPostprocessor(const std::string& name) {
-  return detail::Postprocessors().Find(name).value_or(Postprocessor{});
+  const auto entry = detail::Postprocessors().Find(name);
+  return entry ? entry->function : Postprocessor{};
+}
+Status MakePreprocessor(const std::string& name, const ProcessorSetup& setup, Preprocessor* out) {
+  return MakeProcessor(detail::Preprocessors(), name, setup, out);
+}
+Status MakePostprocessor(const std::string& name, const ProcessorSetup& setup, Postprocessor* out) {
+  return MakeProcessor(detail::Postprocessors(), name, setup, out);
 }
 std::vector<std::string> PreprocessorNames() { return detail::Preprocessors().Names(); }
 std::vector<std::string> PostprocessorNames() { return detail::Postprocessors().Names(); }

@@ -1,12 +1,13 @@
 // The PyModule plugin for C++ hosts (the vstream tool, or any program that loads plugins).
 //
 // A program that is not Python has no interpreter for PyModule stages. This plugin links libpython
-// and registers "PyModule"; the first PyModule it creates starts an embedded interpreter (once per
-// process, never finalized: modules may hold Python objects until exit), imports the vstream
-// package from sys.path (PYTHONPATH must name the folder that holds it, unless it is installed) and
-// makes the module with the package's own PyModule, so both hosts run the same code. The
-// interpreter is started without signal handlers, so the host keeps its own (Ctrl-C). The GIL is
-// released once the interpreter is up: every PyModule call takes it.
+// and registers "PyModule", and the Inferencer's "python" pre- and postprocessors (PyPreproc,
+// PyPostproc); the first of them it creates starts an embedded interpreter (once per process, never
+// finalized: modules may hold Python objects until exit), imports the vstream package from sys.path
+// (PYTHONPATH must name the folder that holds it, unless it is installed) and makes the module or
+// processor with the package's own code, so both hosts run the same code. The interpreter is
+// started without signal handlers, so the host keeps its own (Ctrl-C). The GIL is released once the
+// interpreter is up: every PyModule and processor call takes it.
 //
 //   vstream run pipeline.json --plugin build/python/vstream/libvstream_python_host.so
 #include <Python.h>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "src/py_module_spec.hpp"
+#include "src/py_processor_spec.hpp"
 #include "vstream/registry.hpp"
 
 namespace vstream::python {
@@ -59,19 +61,47 @@ std::string TakePythonError() {
   return text;
 }
 
-std::unique_ptr<Module> CreateHosted(const std::string& name) {
+// What the vstream package's extension hands over in the capsule `name`, after starting the
+// interpreter when no one has; nullptr, with `*error` saying what to do, when the package cannot be
+// imported.
+const void* ImportFromPackage(const char* name, std::string* error) {
   static std::once_flag started;
   std::call_once(started, StartInterpreter);
   const PyGILState_STATE gil = PyGILState_Ensure();
-  auto* factory = static_cast<const PyModuleFactory*>(PyCapsule_Import(kPyModuleFactoryCapsule, 0));
-  std::string error;
-  if (factory == nullptr) {
-    error = "cannot import the vstream Python package (" + TakePythonError() +
-            "): set PYTHONPATH to the folder that holds it (build/python in a build tree)";
+  const void* imported = PyCapsule_Import(name, 0);
+  if (imported == nullptr) {
+    *error = "cannot import the vstream Python package (" + TakePythonError() +
+             "): set PYTHONPATH to the folder that holds it (build/python in a build tree)";
   }
   PyGILState_Release(gil);
+  return imported;
+}
+
+std::unique_ptr<Module> CreateHosted(const std::string& name) {
+  std::string error;
+  auto* factory = static_cast<const PyModuleFactory*>(ImportFromPackage(kPyModuleFactoryCapsule, &error));
   if (factory == nullptr) return std::make_unique<UnavailablePyModule>(name, error);
   return std::unique_ptr<Module>((*factory)(name));
+}
+
+// The "python" processors: made by the extension's factories (which take the GIL themselves).
+const PythonProcessorFactories* ProcessorFactories(Status* failure) {
+  std::string error;
+  auto* factories = static_cast<const PythonProcessorFactories*>(ImportFromPackage(kProcessorFactoriesCapsule, &error));
+  if (factories == nullptr) *failure = Status(StatusCode::kUnavailable, error);
+  return factories;
+}
+
+Status CreateHostedPreprocessor(const ProcessorSetup& setup, Preprocessor* out) {
+  Status failure;
+  const PythonProcessorFactories* factories = ProcessorFactories(&failure);
+  return factories == nullptr ? failure : factories->preprocessor(setup, out);
+}
+
+Status CreateHostedPostprocessor(const ProcessorSetup& setup, Postprocessor* out) {
+  Status failure;
+  const PythonProcessorFactories* factories = ProcessorFactories(&failure);
+  return factories == nullptr ? failure : factories->postprocessor(setup, out);
 }
 
 [[maybe_unused]] const bool registered = [] {
@@ -79,7 +109,9 @@ std::unique_ptr<Module> CreateHosted(const std::string& name) {
   entry.class_name = "PyModule";
   entry.factory = &CreateHosted;
   entry.describe = &PyModuleDescription;
-  return ModuleRegistry::Instance().Register(std::move(entry));
+  const bool module = ModuleRegistry::Instance().Register(std::move(entry));
+  const bool processors = RegisterPythonProcessors(&CreateHostedPreprocessor, &CreateHostedPostprocessor);
+  return module && processors;
 }();
 
 }  // namespace

@@ -44,6 +44,7 @@ void BindRegistry(py::module_& m);
 void BindFrame(py::module_& m);
 void BindPipeline(py::module_& m);
 void BindPyModule(py::module_& m);
+void BindProcessors(py::module_& m);
 
 /// Whether Python code may run on this thread now: the interpreter exists and is not shutting
 /// down (a thread that takes the GIL during finalization never returns).

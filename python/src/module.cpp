@@ -12,4 +12,5 @@ PYBIND11_MODULE(_vstream, m) {
   BindFrame(m);
   BindPipeline(m);
   BindPyModule(m);
+  BindProcessors(m);
 }

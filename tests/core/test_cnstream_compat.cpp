@@ -358,13 +358,45 @@ TEST(CnstreamConfigs, FeaturesVstreamDoesNotHaveAreWarnedAboutOnce) {
     ASSERT_EQ(lines.size(), 1u) << key << "\n" << log.All();
     EXPECT_EQ(lines[0].first, LogLevel::kWarn) << lines[0].second;
   }
-  // CNStream 7 writes custom_postproc_params as a JSON object: accepted (and warned about), while a
-  // key CNStream does not have either is still an error.
+  // CNStream 7 writes custom_postproc_params as a JSON object: accepted (it becomes postproc_params),
+  // while a key CNStream does not have either is still an error.
   const std::string message = Refusal(WithModule("cnstream::Inferencer", R"("model_path": "m.onnx", "postproc_name": "ssd",
                                                                            "custom_postproc_params": {"anchors": [1, 2]},
                                                                            "unknown_key": 1)"));
   EXPECT_NE(message.find("unknown parameter 'unknown_key'"), std::string::npos) << message;
   EXPECT_EQ(message.find("custom_postproc_params"), std::string::npos) << message;  // accepted (a JSON object)
+}
+
+TEST(CnstreamConfigs, ProcessorSettingsBecomeProcessorParams) {
+  // CNStream's PyPostproc reads pyclass_name and hands the other settings to the Python class; here
+  // they become postproc_params items, values as strings, whatever their JSON type.
+  const GraphConfig config = CheckString(WithModule(
+      "cnstream::Inferencer", R"("model_path": "m.onnx", "postproc_name": "PyPostproc", "preproc_name": "PyPreproc",
+                                 "custom_postproc_params": {"pyclass_name": "decoders.Faces", "threshold": 0.6,
+                                                            "keep": true, "anchors": [1, 2], "label": "face"},
+                                 "custom_preproc_params": "{\"pyclass_name\": \"resizers.Square\"}")"));
+  const ModuleParams params = ParamsOf(config, "m");
+  EXPECT_EQ(params.GetList("postproc_params"), (std::vector<std::string>{"anchors=[1,2]", "keep=true", "label=face",
+                                                                         "pyclass_name=decoders.Faces", "threshold=0.6"}));
+  EXPECT_EQ(params.GetList("preproc_params"), std::vector<std::string>{"pyclass_name=resizers.Square"});
+  EXPECT_EQ(params.GetString("postproc_name"), "PyPostproc");  // the registry's alias of "python"
+
+  // The config's own postproc_params win; settings that are not an object are errors that say so.
+  const GraphConfig own = CheckString(WithModule(
+      "cnstream::Inferencer", R"("model_path": "m.onnx", "postproc_name": "ssd", "postproc_params": ["a=1"],
+                                 "custom_postproc_params": {"a": "2"})"));
+  EXPECT_EQ(ParamsOf(own, "m").GetList("postproc_params"), std::vector<std::string>{"a=1"});
+  for (const std::string& bad : {std::string(R"("custom_postproc_params": "threshold=0.5")"),
+                                 std::string(R"("custom_postproc_params": ["threshold=0.5"])")}) {
+    const std::string message =
+        Refusal(WithModule("cnstream::Inferencer", R"("model_path": "m.onnx", "postproc_name": "ssd", )" + bad));
+    EXPECT_NE(message.find("module 'm': 'custom_postproc_params' must be a JSON object of settings"), std::string::npos)
+        << message;
+  }
+  const std::string equals = Refusal(WithModule(
+      "cnstream::Inferencer", R"("model_path": "m.onnx", "postproc_name": "ssd", "custom_preproc_params": {"a=b": 1})"));
+  EXPECT_NE(equals.find("'custom_preproc_params': the setting name 'a=b' cannot be passed on"), std::string::npos)
+      << equals;
 }
 
 TEST(CnstreamConfigs, CnstreamClassNamesThatMapOneToOneAreRegistryAliases) {
