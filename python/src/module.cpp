@@ -11,5 +11,6 @@ PYBIND11_MODULE(_vstream, m) {
   BindRegistry(m);
   BindFrame(m);
   BindPipeline(m);
+  BindSources(m);
   BindPyModule(m);
 }
