@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "vstream/pipeline.hpp"
 #include "vstream/status.hpp"
 
 namespace vstream::python {
@@ -45,6 +46,11 @@ void BindFrame(py::module_& m);
 void BindPipeline(py::module_& m);
 void BindPyModule(py::module_& m);
 void BindProcessors(py::module_& m);
+/// Adds push, end_stream, push_bytes and end_bytes to vstream.Pipeline (after BindPipeline).
+void BindSources(py::module_& m);
+
+/// The C++ pipeline of a vstream.Pipeline object (a TypeError when `self` is not one).
+Pipeline& PipelineOf(const py::handle& self);
 
 /// Whether Python code may run on this thread now: the interpreter exists and is not shutting
 /// down (a thread that takes the GIL during finalization never returns).

@@ -11,6 +11,7 @@ PYBIND11_MODULE(_vstream, m) {
   BindRegistry(m);
   BindFrame(m);
   BindPipeline(m);
+  BindSources(m);
   BindPyModule(m);
   BindProcessors(m);
 }

@@ -216,6 +216,7 @@ class PyPipeline {
     return names;
   }
   const std::string& name() const { return pipeline_->name(); }
+  Pipeline& pipeline() { return *pipeline_; }
 
   /// Stops every pipeline Python still holds: at interpreter exit, before Python code stops running.
   static void StopAll() {
@@ -242,6 +243,8 @@ class PyPipeline {
 };
 
 }  // namespace
+
+Pipeline& PipelineOf(const py::handle& self) { return self.cast<PyPipeline&>().pipeline(); }
 
 void BindPipeline(py::module_& m) {
   py::class_<PyEvent>(m, "Event", "What a running pipeline reports to its observer (see Pipeline.set_observer).")

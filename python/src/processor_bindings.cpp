@@ -74,7 +74,7 @@ class PythonProcessor {
       labels_.release();
       return;
     }
-    py::gil_scoped_acquire gil;
+    PythonCall gil;
     labels_ = py::object();
     params_ = py::object();
     process_ = py::object();
@@ -96,7 +96,7 @@ class PythonProcessor {
                                               "' is not of the form module.Class (or package.module.Class)"};
     }
     if (!PythonAlive()) return {StatusCode::kUnavailable, "the Python interpreter is shutting down"};
-    py::gil_scoped_acquire gil;
+    PythonCall gil;
     try {
       py::dict params;
       for (const auto& [key, value] : setup.params) {
@@ -132,7 +132,7 @@ class PythonProcessor {
     // made before taking the GIL, so other threads' Python runs meanwhile.
     auto pixels = std::make_unique<cv::Mat>(region.clone());
     if (!PythonAlive()) return Gone();
-    py::gil_scoped_acquire gil;
+    PythonCall gil;
     try {
       const cv::Mat* mat = pixels.get();
       py::capsule owner(pixels.release(), [](void* p) { delete static_cast<cv::Mat*>(p); });
@@ -160,7 +160,7 @@ class PythonProcessor {
   Status Postprocess(const std::vector<Tensor>& outputs, int64_t item, const PostprocessContext& context,
                      std::vector<DetectedObject>* objects) {
     if (!PythonAlive()) return Gone();
-    py::gil_scoped_acquire gil;
+    PythonCall gil;
     try {
       py::list arrays;
       for (const Tensor& output : outputs) arrays.append(ItemArray(output, item));
