@@ -32,6 +32,11 @@ export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 for sanitizer in $sanitizers; do
   targets=(core_tests source_tests inference_tests output_tests ipc_tests ipc_module_tests)
   labels="core|source|inference|output|ipc"
+  exclude=()
+  if [ "$sanitizer" = thread ]; then
+    # ConfigScale: huge configs parsed on one thread (no thread to race), 2.5 minutes under TSan.
+    exclude=(-E '^ConfigScale\.')
+  fi
   if [ "$sanitizer" = address ] && [ -d "build/python/vstream" ]; then
     # The Python package too: its tests preload ASan's runtime into /usr/bin/python3.
     targets+=(vstream_python vstream_python_host)
@@ -42,6 +47,6 @@ for sanitizer in $sanitizers; do
         -DVSTREAM_BUILD_BENCH=OFF -DVSTREAM_BUILD_SAMPLES=OFF -DVSTREAM_BUILD_TOOLS=OFF >/dev/null
   cmake --build "build-$sanitizer" -j "$jobs" --target "${targets[@]}"
   phase "tests under the '$sanitizer' sanitizer"
-  ctest --test-dir "build-$sanitizer" -L "$labels" --output-on-failure -j "$jobs"
+  ctest --test-dir "build-$sanitizer" -L "$labels" "${exclude[@]}" --output-on-failure -j "$jobs"
 done
 phase "all tests passed"

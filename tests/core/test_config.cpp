@@ -451,7 +451,7 @@ TEST(Config, DeepNestingIsAnErrorNamingTheLimitAndTheFile) {
       << nesting(62);
 }
 
-TEST(Config, HugeValuesAreClippedInErrors) {
+TEST(ConfigScale, HugeValuesAreClippedInErrors) {
   const std::string huge(1 << 20, 'x');
   std::string items;
   for (int i = 0; i < 100000; ++i) items += (i == 0 ? "" : ",") + std::to_string(i);
@@ -529,7 +529,7 @@ GraphConfig Chain(int length) {
   return config;
 }
 
-TEST(Config, AVeryLongChainValidatesAndItsCycleIsFound) {
+TEST(ConfigScale, AVeryLongChainValidatesAndItsCycleIsFound) {
   constexpr int kLength = 100000;  // a recursive search overflows the stack long before this
   GraphConfig config = Chain(kLength);
   Status s = config.Validate();
@@ -542,7 +542,7 @@ TEST(Config, AVeryLongChainValidatesAndItsCycleIsFound) {
       << s.message().substr(0, 500);
 }
 
-TEST(Config, ManyBadTargetsGiveAShortAnswerQuickly) {
+TEST(ConfigScale, ManyBadTargetsGiveAShortAnswerQuickly) {
   // Quadratic validation (every error scanning every module) takes minutes here; linear, well under one second.
   GraphConfig config = Chain(50000);
   for (auto& module : config.modules) {
@@ -556,7 +556,7 @@ TEST(Config, ManyBadTargetsGiveAShortAnswerQuickly) {
   EXPECT_NE(s.message().find("... and 49900 more problems"), std::string::npos) << s.message().substr(0, 500);
 }
 
-TEST(Config, AConfigFileBeyondTheModuleLimitIsAnError) {
+TEST(ConfigScale, AConfigFileBeyondTheModuleLimitIsAnError) {
   TempDir dir;
   std::string text = std::string("{") + R"("src": {"class_name": "SyntheticSource", "next_modules": ["m0"]})";
   for (int i = 0; i < 70000; ++i) {
@@ -581,7 +581,7 @@ TEST(Config, AConfigFileBeyondTheModuleLimitIsAnError) {
       << s.message().substr(0, 500);
 }
 
-TEST(Config, DoublingSubgraphsStopAtTheModuleLimitNamingTheIncludeChain) {
+TEST(ConfigScale, DoublingSubgraphsStopAtTheModuleLimitNamingTheIncludeChain) {
   // 17 files, each including the next twice: 2^16 copies of the last one's module, 16 levels deep.
   TempDir dir;
   constexpr int kFiles = 17;
