@@ -45,9 +45,11 @@ class Translation {
   bool Has(const std::string& key) const { return module_.params.count(key) != 0; }
 
   /// Takes the value of `key` out of the config's params; nullopt when the config does not set it.
+  /// A JSON value (an object) is left where it is, untranslated: no CNStream key takes one, and
+  /// validation says so in the words it uses for every module.
   std::optional<ParamValue> Take(const std::string& key) {
     auto it = module_.params.find(key);
-    if (it == module_.params.end()) return std::nullopt;
+    if (it == module_.params.end() || it->second.is_json()) return std::nullopt;
     ParamValue value = std::move(it->second);
     module_.params.erase(it);
     return value;

@@ -74,9 +74,12 @@ struct ParseContext {
 // A name or value from the config in a message: quoted, made printable and clipped.
 std::string Quoted(const std::string& s) { return "'" + vstream::Excerpt(s) + "'"; }
 
+// A value's compact JSON text (invalid UTF-8 replaced).
+std::string JsonText(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 // A JSON value for an error message: its compact JSON text, clipped (Excerpt), so a huge or deep
 // value never floods the message.
-std::string Shown(const Json& value) { return vstream::Excerpt(value.dump(-1, ' ', false, Json::error_handler_t::replace)); }
+std::string Shown(const Json& value) { return vstream::Excerpt(JsonText(value)); }
 
 // Reads a whole number into `out`: 40, "40" and 40.0 are accepted, within T's range. Otherwise
 // `error` says what `key` must be, naming the value and the range.
@@ -135,21 +138,22 @@ bool ScalarText(const Json& value, std::string* out) {
   return true;
 }
 
-// A custom_params value: a scalar, or an array of scalars as a list (its items never split).
-bool ReadParamValue(const Json& value, ParamValue* out) {
+// A custom_params value: a scalar, an array of scalars as a list (its items never split, its JSON
+// text kept), anything else (an object, an array of arrays or objects) as a JSON value. Whether the
+// module takes the value is validation's question: only a class that accepts other params takes a
+// JSON value, for a key it does not declare.
+ParamValue ReadParamValue(const Json& value) {
   std::string text;
-  if (ScalarText(value, &text)) {
-    *out = ParamValue(std::move(text));
-    return true;
+  if (ScalarText(value, &text)) return ParamValue(std::move(text));
+  if (value.is_array()) {
+    std::vector<std::string> items;
+    for (const auto& item : value) {
+      if (!ScalarText(item, &text)) return ParamValue::Json(JsonText(value));
+      items.push_back(std::move(text));
+    }
+    return ParamValue::List(std::move(items), JsonText(value));
   }
-  if (!value.is_array()) return false;
-  std::vector<std::string> items;
-  for (const auto& item : value) {
-    if (!ScalarText(item, &text)) return false;
-    items.push_back(std::move(text));
-  }
-  *out = ParamValue::List(std::move(items));
-  return true;
+  return ParamValue::Json(JsonText(value));  // an object, or null
 }
 
 std::string JsonTypeName(const Json& value) { return value.type_name(); }
@@ -363,15 +367,11 @@ void ReadModule(const std::string& name, const Json& body, const std::filesystem
         continue;
       }
       for (const auto& [param, param_value] : value.items()) {
-        ParamValue read;
         if (param_value.is_object() && detail::CnstreamTakesJsonText(param)) {
-          read = ParamValue(param_value.dump());  // CNStream passes such objects on as their JSON text
-        } else if (!ReadParamValue(param_value, &read)) {
-          errors->push_back(prefix + "custom_params." + vstream::Excerpt(param) +
-                            " must be a string, number, boolean or array of those, got " + Shown(param_value));
-          continue;
+          out->params[param] = ParamValue(param_value.dump());  // CNStream passes such objects on as their JSON text
+        } else {
+          out->params[param] = ReadParamValue(param_value);
         }
-        out->params[param] = std::move(read);
       }
     } else if (key == "queue_policy") {
       if (!value.is_string() || !ParseQueuePolicy(value.get<std::string>(), &out->queue_policy)) {

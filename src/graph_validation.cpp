@@ -129,9 +129,10 @@ Status ValidateGraph(const GraphConfig& config, ValidatedGraph* out) {
     if (Status s = ParseSkipCondition(mc.skip_if, &module.skip); !s) errors.push_back(prefix + s.message());
     if (named != nullptr) {  // the parameters of the class the config names (a choice's own)
       const ModuleDescription description = named->describe();
-      if (Status s = ModuleParams::Validate(mc.name, description.params, mc.params, mc.base_dir, &module.params); !s) {
-        errors.push_back(s.message());
-      }
+      const OtherParams others = description.other_params.empty() ? OtherParams::kReject : OtherParams::kAccept;
+      const Status s =
+          ModuleParams::Validate(mc.name, description.params, mc.params, mc.base_dir, &module.params, others);
+      if (!s) errors.push_back(s.message());
     }
   }
   if (!any_source && errors.empty()) {

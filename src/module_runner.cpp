@@ -119,7 +119,10 @@ Status ModuleRunner::Open() {
   }
   if (Status s = ParseSkipCondition(options_.skip_if, &skip_); !s) return s;
   ModuleParams params;
-  if (Status s = ModuleParams::Validate(options_.name, description_.params, custom_params_, options_.base_dir, &params); !s) {
+  const OtherParams others = description_.other_params.empty() ? OtherParams::kReject : OtherParams::kAccept;
+  if (Status s = ModuleParams::Validate(options_.name, description_.params, custom_params_, options_.base_dir, &params,
+                                        others);
+      !s) {
     return s;
   }
   const bool is_source = dynamic_cast<SourceModule*>(module_.get()) != nullptr;

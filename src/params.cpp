@@ -191,6 +191,13 @@ std::string Normalize(const ParamSpec& spec, const std::string& value, const std
   return value;
 }
 
+// The problem with a JSON value (an object, or an array of arrays or objects) given to `key`, which
+// takes no such value.
+std::string JsonValueProblem(const std::string& key, const ParamValue& value) {
+  return "custom_params." + vstream::Excerpt(key) + " must be a string, number, boolean or array of those, got " +
+         vstream::Excerpt(value.text());
+}
+
 }  // namespace
 
 ParamValues::ParamValues(const std::map<std::string, std::string>& texts) {
@@ -204,15 +211,24 @@ std::map<std::string, std::string> ParamValues::Texts() const {
 }
 
 Status ModuleParams::Validate(const std::string& module, const std::vector<ParamSpec>& specs, const ParamValues& raw,
-                              const std::filesystem::path& base_dir, ModuleParams* out) {
+                              const std::filesystem::path& base_dir, ModuleParams* out, OtherParams others) {
   std::vector<std::string> errors;
   const std::string prefix = "module '" + vstream::Excerpt(module) + "': ";
   std::vector<std::string> names;
   for (const auto& spec : specs) names.push_back(spec.name);
 
+  ModuleParams params;
+  params.module_ = module;
+  params.base_dir_ = base_dir;
   for (const auto& [key, value] : raw) {
-    (void)value;
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    if (others == OtherParams::kAccept) {
+      params.others_.emplace(key, value);
+      continue;
+    }
+    // A JSON value is wrong whatever the key: say so first (the shape of the value is the mistake
+    // a reader sees in the config).
+    if (value.is_json()) errors.push_back(prefix + JsonValueProblem(key, value));
     std::string message = prefix + "unknown parameter '" + vstream::Excerpt(key) + "'";
     const std::string guess = vstream::ClosestMatch(key, names);
     if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
@@ -221,9 +237,6 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
     errors.push_back(std::move(message));
   }
 
-  ModuleParams params;
-  params.module_ = module;
-  params.base_dir_ = base_dir;
   for (const auto& spec : specs) {
     params.declared_[spec.name] = spec.type;
     auto it = raw.find(spec.name);
@@ -242,6 +255,10 @@ Status ModuleParams::Validate(const std::string& module, const std::vector<Param
       continue;
     }
     const ParamValue& value = it->second;
+    if (value.is_json()) {
+      errors.push_back(prefix + JsonValueProblem(spec.name, value));
+      continue;
+    }
     if (spec.type == ParamType::kList) {
       // A list keeps its items whole; text is the comma-separated form.
       std::vector<std::string> items = value.is_list() ? CleanItems(value.items()) : SplitItems(value.text());

@@ -518,15 +518,18 @@ std::string Markdown(const vstream::ModuleRegistry::Entry& entry) {
   if (!description.details.empty()) out << description.details << "\n\n";
   out << "## Parameters\n\n";
   if (description.params.empty()) {
-    out << "No custom_params.\n";
-    return out.str();
+    out << (description.other_params.empty() ? "No custom_params.\n" : "No declared custom_params.\n");
+  } else {
+    out << "| parameter | type | default | range | required | description |\n";
+    out << "|---|---|---|---|---|---|\n";
+    for (const auto& p : description.params) {
+      out << "| `" << p.name << "` | " << TypeText(p) << " | "
+          << (p.default_value.empty() ? "" : "`" + p.default_value + "`") << " | " << RangeText(p) << " | "
+          << (p.required ? "yes" : "no") << " | " << p.description << " |\n";
+    }
   }
-  out << "| parameter | type | default | range | required | description |\n";
-  out << "|---|---|---|---|---|---|\n";
-  for (const auto& p : description.params) {
-    out << "| `" << p.name << "` | " << TypeText(p) << " | "
-        << (p.default_value.empty() ? "" : "`" + p.default_value + "`") << " | " << RangeText(p) << " | "
-        << (p.required ? "yes" : "no") << " | " << p.description << " |\n";
+  if (!description.other_params.empty()) {
+    out << "\nOther parameters: accepted, unchecked; " << description.other_params << ".\n";
   }
   return out.str();
 }
@@ -589,6 +592,9 @@ int Inspect(const Options& options) {
     if (const std::string range = RangeText(p); !range.empty()) std::cout << " [" << range << "]";
     if (p.required) std::cout << " (required)";
     std::cout << "\n      " << p.description << "\n";
+  }
+  if (!description.other_params.empty()) {
+    std::cout << "  (other keys) : accepted, unchecked\n      " << description.other_params << "\n";
   }
   return kExitOk;
 }

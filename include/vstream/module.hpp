@@ -48,10 +48,20 @@ namespace vstream {
 class SourceModule;
 
 /// What `vstream inspect` shows for a module class, and what its custom_params are checked against.
+///
+/// A class whose parameters are not all known in advance (PyModule hands them to a Python class)
+/// says so with `other_params`: a sentence on what it does with keys it does not declare. Config
+/// validation then keeps such keys as the config gave them, unchecked, for ModuleParams::others()
+/// (a scalar as text, an array of scalars as a list, anything else as its JSON text); the declared
+/// ones are checked as for any class. Left empty (the default), an undeclared key is a config error
+/// with a did-you-mean, which catches typos: set it only for classes that cannot know their keys.
+///   return {"Runs a script", {ParamSpec::Path("script", "", "the script").Required()}, "",
+///           "every other key is passed to the script as --key=value"};
 struct VSTREAM_EXPORT ModuleDescription {
   std::string summary;             // one sentence
   std::vector<ParamSpec> params;
   std::string details;             // optional Markdown: inputs, events, examples (the reference page's body)
+  std::string other_params;        // non-empty: undeclared custom_params are accepted; what becomes of them
 };
 
 /// The worker (0 .. parallelism-1) that handles `stream_id` in a module with `parallelism`

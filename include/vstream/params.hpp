@@ -66,30 +66,47 @@ struct VSTREAM_EXPORT ParamSpec {
 };
 
 /// One custom_params value as the config gave it: a scalar (a string; numbers and booleans spelled
-/// out as text) or a list (a JSON array of scalars). A list's items are kept as they are: an item
-/// that contains a comma stays one item. A scalar given to a list parameter is split at commas.
+/// out as text), a list (a JSON array of scalars) or a JSON value (an object, or an array with an
+/// item that is not a scalar). A list's items are kept as they are: an item that contains a comma
+/// stays one item. A scalar given to a list parameter is split at commas. A JSON value is kept as
+/// its JSON text and only a class that accepts other params (ModuleDescription::other_params) takes
+/// one, for a key it does not declare: a declared parameter never receives one.
 class ParamValue {
  public:
   ParamValue() = default;
   ParamValue(std::string text) : text_(std::move(text)) {}  // NOLINT(google-explicit-constructor): a scalar
   ParamValue(const char* text) : text_(text) {}             // NOLINT(google-explicit-constructor)
-  /// A list (a JSON array).
-  static ParamValue List(std::vector<std::string> items) {
+  /// A list (a JSON array of scalars); `json`, when given, is the array's JSON text as the config
+  /// wrote it (numbers stay numbers there), for a class that passes the value on whole.
+  static ParamValue List(std::vector<std::string> items, std::string json = {}) {
     ParamValue value;
     value.is_list_ = true;
     for (size_t i = 0; i < items.size(); ++i) value.text_ += (i == 0 ? "" : ", ") + items[i];
     value.items_ = std::move(items);
+    value.json_ = std::move(json);
+    return value;
+  }
+  /// A JSON value that is neither a scalar nor a list of scalars, as its (compact) JSON text.
+  static ParamValue Json(std::string json) {
+    ParamValue value;
+    value.is_json_ = true;
+    value.text_ = json;
+    value.json_ = std::move(json);
     return value;
   }
 
   bool is_list() const { return is_list_; }
-  /// A scalar's text; a list's items joined by ", " (for messages and logs only).
+  bool is_json() const { return is_json_; }
+  /// A scalar's text; a list's items joined by ", " (for messages and logs only); a JSON value's text.
   const std::string& text() const { return text_; }
-  /// A list's items; empty for a scalar.
+  /// A list's items; empty for a scalar and a JSON value.
   const std::vector<std::string>& items() const { return items_; }
+  /// A JSON value's text, or a list's JSON text when the config gave it; empty otherwise.
+  const std::string& json() const { return json_; }
 
   friend bool operator==(const ParamValue& a, const ParamValue& b) {
-    return a.is_list_ == b.is_list_ && (a.is_list_ ? a.items_ == b.items_ : a.text_ == b.text_);
+    return a.is_list_ == b.is_list_ && a.is_json_ == b.is_json_ &&
+           (a.is_list_ ? a.items_ == b.items_ : a.text_ == b.text_);
   }
   friend bool operator!=(const ParamValue& a, const ParamValue& b) { return !(a == b); }
   friend std::ostream& operator<<(std::ostream& out, const ParamValue& value) {
@@ -98,8 +115,10 @@ class ParamValue {
 
  private:
   bool is_list_ = false;
+  bool is_json_ = false;
   std::string text_;
   std::vector<std::string> items_;
+  std::string json_;
 };
 
 /// A module's custom_params: name -> value. Converts from a map of texts (every value a scalar), so
@@ -113,9 +132,16 @@ class VSTREAM_EXPORT ParamValues : public std::map<std::string, ParamValue> {
   std::map<std::string, std::string> Texts() const;
 };
 
+/// What ModuleParams::Validate does with a custom_params key the module does not declare.
+enum class OtherParams {
+  kReject,  // a config error naming the key, with a did-you-mean (every module class but a few)
+  kAccept,  // kept unchecked, for ModuleParams::others() (a class with ModuleDescription::other_params)
+};
+
 /// Validated parameter values of one module instance. Getters of a declared key with a value never
 /// fail; a string or list parameter without default reads as empty, other types without default are
-/// unset until the config sets them (check Has()).
+/// unset until the config sets them (check Has()). Keys the module does not declare, which only a
+/// class that accepts other params gets (OtherParams::kAccept), are read through others().
 ///
 /// The getters never throw. Reading an undeclared key, a declared key without a value, or a value
 /// as the wrong type (GetInt of "abc") is a bug in the module: the getter returns the type's empty
@@ -129,10 +155,12 @@ class VSTREAM_EXPORT ModuleParams {
 
   /// Checks `raw` against `specs`, fills defaults and resolves kPath values against `base_dir`. A
   /// list parameter takes a list value as it is, or splits a scalar at commas (and line breaks);
-  /// any other parameter takes only a scalar. On error, returns kInvalidConfig with one line per
-  /// problem, each starting with "module '<module>'".
+  /// any other parameter takes only a scalar (never a JSON value). A key `specs` does not declare is
+  /// an error, or with OtherParams::kAccept kept as it is for others(). On error, returns
+  /// kInvalidConfig with one line per problem, each starting with "module '<module>'".
   static Status Validate(const std::string& module, const std::vector<ParamSpec>& specs, const ParamValues& raw,
-                         const std::filesystem::path& base_dir, ModuleParams* out);
+                         const std::filesystem::path& base_dir, ModuleParams* out,
+                         OtherParams others = OtherParams::kReject);
 
   bool Has(const std::string& key) const;  // declared and set (explicitly or by default)
   std::string GetString(const std::string& key) const;
@@ -141,8 +169,12 @@ class VSTREAM_EXPORT ModuleParams {
   bool GetBool(const std::string& key) const;
   std::filesystem::path GetPath(const std::string& key) const;
   std::vector<std::string> GetList(const std::string& key) const;
-  /// Every set value as text (a list's items joined by ", "), for logging and `vstream inspect`.
+  /// Every set value of a declared key as text (a list's items joined by ", "), for logging and
+  /// `vstream inspect`.
   const std::map<std::string, std::string>& values() const { return values_; }
+  /// The custom_params the module does not declare, as the config gave them (unchecked, paths not
+  /// resolved): empty unless validated with OtherParams::kAccept.
+  const ParamValues& others() const { return others_; }
   /// The folder of the config file that declared the module: where relative paths start.
   const std::filesystem::path& base_dir() const { return base_dir_; }
 
@@ -170,6 +202,7 @@ class VSTREAM_EXPORT ModuleParams {
   std::map<std::string, ParamType> declared_;  // every declared key and its type
   std::map<std::string, std::string> values_;
   std::map<std::string, std::vector<std::string>> lists_;  // the items of every set list parameter
+  ParamValues others_;                                     // undeclared keys, with OtherParams::kAccept
   std::filesystem::path base_dir_;
   mutable ReportedProblems reported_;
 };

@@ -9,14 +9,31 @@
 namespace vstream::python {
 namespace {
 
-// "key=value" items into the dict open(params) receives.
-Status ParseClassParams(const std::vector<std::string>& items, py::dict* out) {
-  for (const auto& item : items) {
+// A custom_params value as open(params) receives it: a scalar's text, or the JSON text of an array
+// or object (a list made in code, without the config's text, as a JSON array of its items).
+py::str ClassParamText(const ParamValue& value) {
+  if (!value.is_list() && !value.is_json()) return py::str(value.text());
+  if (!value.json().empty()) return py::str(value.json());
+  py::list items;
+  for (const auto& item : value.items()) items.append(py::str(item));
+  return py::module_::import("json").attr("dumps")(items);
+}
+
+// The dict open(params) receives: every custom_params key the module does not declare, then the
+// "key=value" items of pyclass_params. A key given both ways is an error rather than a silent choice.
+Status ClassParams(const ModuleParams& params, py::dict* out) {
+  for (const auto& [key, value] : params.others()) (*out)[py::str(key)] = ClassParamText(value);
+  for (const auto& item : params.GetList("pyclass_params")) {
     const size_t equals = item.find('=');
     if (equals == std::string::npos || equals == 0) {
       return {StatusCode::kInvalidConfig, "pyclass_params: item '" + item + "' is not of the form key=value"};
     }
-    (*out)[py::str(item.substr(0, equals))] = py::str(item.substr(equals + 1));
+    const std::string key = item.substr(0, equals);
+    if (params.others().count(key) != 0) {
+      return {StatusCode::kInvalidConfig, "'" + key + "' is given twice, as custom_params." + key +
+                                              " and in pyclass_params ('" + item + "'); keep one of them"};
+    }
+    (*out)[py::str(key)] = py::str(item.substr(equals + 1));
   }
   return {};
 }
@@ -75,7 +92,7 @@ Status PyModule::Open(const ModuleParams& params) {
   PythonCall gil;
   try {
     py::dict class_params;
-    if (Status s = ParseClassParams(params.GetList("pyclass_params"), &class_params); !s) {
+    if (Status s = ClassParams(params, &class_params); !s) {
       return Fail("module '" + name() + "': " + s.message(), s.code());
     }
     instance_ = ImportClass(class_path_)();

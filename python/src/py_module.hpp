@@ -1,9 +1,11 @@
 // PyModule: a pipeline stage whose work is done by a Python class.
 //
-// The config names the class (custom_params pyclass_name "package.module.Class") and its
-// parameters (pyclass_params, "key=value" items). Open imports the class, makes one instance and
-// calls its open(params) when it has one; Process calls process(frame) for every frame (on_eos
-// (stream_id) for an end-of-stream frame, when the class has it); Close calls close(). Each call
+// The config names the class (custom_params pyclass_name "package.module.Class"); every other
+// custom_params key (the description's other_params: validation lets any key through) and the
+// "key=value" items of pyclass_params are its parameters. Open imports the class, makes one
+// instance and calls its open(params) with them as a dict of strings when it has one; Process
+// calls process(frame) for every frame (on_eos(stream_id) for an end-of-stream frame, when the
+// class has it); Close calls close(). Each call
 // takes the GIL, so a PyModule with parallelism > 1 is safe: its workers take turns in Python
 // and run the C++ around it (queues, routing) in parallel; per-stream order holds as for any module.
 //
@@ -16,7 +18,7 @@
 // the frame likewise, the event's message naming the exception and the traceback's innermost frame.
 //
 //   "count": { "class_name": "PyModule", "parallelism": 2,
-//              "custom_params": { "pyclass_name": "my_stages.Counter", "pyclass_params": ["label=face"] } }
+//              "custom_params": { "pyclass_name": "my_stages.Counter", "label": "face", "min_width": 0.05 } }
 #pragma once
 
 #include <pybind11/pybind11.h>

@@ -38,6 +38,7 @@ py::dict Inspect(const std::string& class_name) {
   py::list params;
   for (const auto& spec : description.params) params.append(SpecDict(spec));
   d["params"] = params;
+  d["other_params"] = description.other_params;  // "" when undeclared keys are config errors
   return d;
 }
 
@@ -47,9 +48,10 @@ void BindRegistry(py::module_& m) {
   m.def("module_classes", [] { return ModuleRegistry::Instance().ClassNames(); },
         "The registered module class names, sorted (what a config's class_name may name).");
   m.def("inspect", &Inspect, py::arg("class_name"),
-        "A module class's description: class_name, summary, details, is_source and params (a list of "
-        "dicts: name, type, default, required, description, min, max, choices). Raises NotFoundError "
-        "for an unknown class.");
+        "A module class's description: class_name, summary, details, is_source, params (a list of "
+        "dicts: name, type, default, required, description, min, max, choices) and other_params (what "
+        "the class does with keys it does not declare; \"\" when they are config errors). Raises "
+        "NotFoundError for an unknown class.");
 }
 
 }  // namespace vstream::python

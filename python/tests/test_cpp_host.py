@@ -22,7 +22,8 @@ def test_vstream_run_with_a_python_stage(tmp_path):
         "source": {"class_name": "SyntheticSource", "next_modules": ["py"],
                    "custom_params": {"streams": 2, "frames": 15, "width": 16, "height": 8}},
         "py": {"class_name": "cnstream::PyModule", "parallelism": 2, "next_modules": ["pass"],
-               "custom_params": {"pyclass_name": "host_stage.FileRecorder", "pyclass_params": [f"output={output}"]}},
+               # CNStream's spelling: the class's parameters are custom_params keys of their own.
+               "custom_params": {"pyclass_name": "host_stage.FileRecorder", "output": str(output)}},
         "pass": {"class_name": "PassThrough"},
     }
     (tmp_path / "pipeline.json").write_text(json.dumps(config))

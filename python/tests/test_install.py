@@ -40,3 +40,9 @@ def test_installed_package_imports_from_a_moved_prefix(tmp_path):
     assert result.stdout.strip() == "frames 3"
     assert (moved / PACKAGE_DIR / "vstream" / "__init__.py").exists()
     assert (moved / PACKAGE_DIR / "vstream" / "libvstream_python_host.so").exists()
+    # The package's pure-Python modules came along: `python -m vstream run` works from there.
+    config = tmp_path / "pipeline.json"
+    config.write_text('{"source": {"class_name": "SyntheticSource", "custom_params": {"streams": 1, "frames": 3}}}')
+    result = subprocess.run([sys.executable, "-m", "vstream", "run", str(config)], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -10,6 +10,9 @@ Python classes run as pipeline stages (PyModule). See docs/python.md.
     pipeline.start()
     pipeline.wait()
     pipeline.stop()
+
+The parts of a pipeline split with ModuleIPC run as processes under a Supervisor (vstream.supervisor),
+each one `python -m vstream run CONFIG` (vstream.cli).
 """
 
 from ._vstream import (  # noqa: F401  (the package's API)
@@ -28,6 +31,7 @@ from ._vstream import (  # noqa: F401  (the package's API)
     inspect,
     module_classes,
 )
+from .supervisor import Supervisor  # noqa: F401  (after the extension: it uses its errors)
 
 __all__ = [
     "ArgumentError",
@@ -40,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "Pipeline",
     "StateError",
+    "Supervisor",
     "UnavailableError",
     "__version__",
     "inspect",

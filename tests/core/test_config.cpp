@@ -47,6 +47,28 @@ class ListsInputs : public Module {
 };
 VSTREAM_REGISTER_MODULE(ListsInputs);
 
+// A module that takes keys it does not declare (as PyModule does), keeping what it was given.
+class TakesOtherParams : public Module {
+ public:
+  using Module::Module;
+  static ModuleDescription Describe() {
+    return {"test module that accepts undeclared params",
+            {ParamSpec::Int("level", 1, "a declared parameter").Range(0, 9)},
+            "",
+            "kept for the test"};
+  }
+  Status Open(const ModuleParams& params) override {
+    level = params.GetInt("level");
+    others = params.others();
+    return {};
+  }
+  void Close() override {}
+  Status Process(FramePtr) override { return {}; }
+  int64_t level = 0;
+  ParamValues others;
+};
+VSTREAM_REGISTER_MODULE(TakesOtherParams);
+
 class TempDir {
  public:
   TempDir() {
@@ -220,6 +242,46 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFolder) {
   ASSERT_TRUE(pipeline.Start());
   EXPECT_EQ(pipeline.GetModule<NeedsModel>("a")->opened_path, dir.path() / "nested/models/face.onnx");
   EXPECT_TRUE(pipeline.Stop());
+}
+
+TEST(Config, OnlyAClassThatAcceptsOtherParamsTakesUndeclaredKeys) {
+  const std::string json = std::string("{") + kSource + R"(, "a": {"class_name": "TakesOtherParams",
+      "custom_params": {"level": 3, "label": "face", "ratio": 0.5, "on": true, "sizes": [1, "b"],
+                        "window": {"w": 3, "h": [1, 2]}, "rows": [[1], [2]]}}})";
+  Pipeline pipeline;
+  Status built = pipeline.BuildFromString(json);
+  ASSERT_TRUE(built) << built.message();
+  ASSERT_TRUE(pipeline.Start());
+  const auto* module = pipeline.GetModule<TakesOtherParams>("a");
+  EXPECT_EQ(module->level, 3);
+  EXPECT_EQ(module->others.size(), 6u);
+  EXPECT_EQ(module->others.at("label").text(), "face");
+  EXPECT_EQ(module->others.at("ratio").text(), "0.5");
+  EXPECT_EQ(module->others.at("on").text(), "true");
+  EXPECT_EQ(module->others.at("sizes").items(), (std::vector<std::string>{"1", "b"}));
+  EXPECT_EQ(module->others.at("sizes").json(), R"([1,"b"])");
+  EXPECT_TRUE(module->others.at("window").is_json());
+  EXPECT_EQ(module->others.at("window").json(), R"({"h":[1,2],"w":3})");
+  EXPECT_EQ(module->others.at("rows").json(), "[[1],[2]]");
+  EXPECT_TRUE(pipeline.Stop());
+
+  // Its declared parameters keep their checks.
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "TakesOtherParams",
+      "custom_params": {"level": 12, "label": "face"}}})",
+                "module 'a': parameter 'level' must be between 0 and 9, got '12'");
+  ExpectProblem(std::string("{") + kSource + R"(, "a": {"class_name": "TakesOtherParams",
+      "custom_params": {"level": {"x": 1}}}})",
+                "module 'a': custom_params.level must be a string, number, boolean or array of those, got {\"x\":1}");
+  // Any other class still reports a typo, and a JSON value it cannot take, naming the module.
+  const std::string problems = Problems(std::string("{") + kSource + R"(, "a": {"class_name": "NeedsModel",
+      "next_modules": ["b"], "custom_params": {"model_path": "m", "batch_sise": 2, "window": {"w": 3}}},
+      "b": {"class_name": "TakesOtherParams", "custom_params": {"batch_sise": 2}}})");
+  EXPECT_NE(problems.find("module 'a': unknown parameter 'batch_sise' (did you mean 'batch_size'?)"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("module 'a': custom_params.window must be a string, number, boolean or array of those"),
+            std::string::npos)
+      << problems;
+  EXPECT_EQ(problems.find("module 'b'"), std::string::npos) << problems;
 }
 
 TEST(Config, MissingFileIsNamed) {

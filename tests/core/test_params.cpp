@@ -227,6 +227,48 @@ TEST(ModuleParams, ReportsAllProblemsAtOnce) {
   EXPECT_NE(s.message().find("model_path"), std::string::npos);
 }
 
+TEST(ModuleParams, UndeclaredKeysAreKeptOnlyWhenTheClassAcceptsOtherParams) {
+  const ParamValues raw = {{"model_path", "m"},
+                           {"label", "face"},
+                           {"sizes", ParamValue::List({"1", "2"}, "[1,2]")},
+                           {"window", ParamValue::Json(R"({"w":3})")}};
+  // By default an undeclared key is a typo to report, whatever its value.
+  Status s = ModuleParams::Validate("m", Specs(), raw, "", nullptr);
+  EXPECT_NE(s.message().find("module 'm': unknown parameter 'label'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("module 'm': unknown parameter 'sizes'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("module 'm': custom_params.window must be a string, number, boolean or array of those, "
+                             "got {\"w\":3}"),
+            std::string::npos)
+      << s.message();
+
+  // Accepted: kept as given, beside the declared ones, which read as before.
+  ModuleParams params;
+  s = ModuleParams::Validate("m", Specs(), raw, "/cfg", &params, OtherParams::kAccept);
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_EQ(params.others().size(), 3u);
+  EXPECT_EQ(params.others().at("label"), ParamValue("face"));
+  EXPECT_EQ(params.others().at("sizes").items(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(params.others().at("sizes").json(), "[1,2]");
+  EXPECT_TRUE(params.others().at("window").is_json());
+  EXPECT_EQ(params.others().at("window").json(), R"({"w":3})");
+  EXPECT_EQ(params.GetPath("model_path"), std::filesystem::path("/cfg/m"));
+  EXPECT_EQ(params.values().count("label"), 0u);  // values(): the declared keys only
+
+  // The declared keys keep every check: types, ranges, required, and no JSON value.
+  const std::vector<BadCase> cases = {
+      {{{"label", "face"}}, "parameter 'model_path' is required"},
+      {{{"model_path", "m"}, {"batch_size", "eight"}}, "parameter 'batch_size' must be a whole number, got 'eight'"},
+  };
+  for (const auto& c : cases) {
+    s = ModuleParams::Validate("m", Specs(), c.raw, "", nullptr, OtherParams::kAccept);
+    EXPECT_NE(s.message().find(c.expected), std::string::npos) << "got: " << s.message() << "\nwanted: " << c.expected;
+  }
+  s = ModuleParams::Validate("m", Specs(), {{"model_path", ParamValue::Json("{}")}}, "", nullptr, OtherParams::kAccept);
+  EXPECT_NE(s.message().find("custom_params.model_path must be a string, number, boolean or array of those, got {}"),
+            std::string::npos)
+      << s.message();
+}
+
 TEST(ParseBool, Spellings) {
   for (const char* t : {"true", "1", "yes", "on", "TRUE"}) EXPECT_EQ(ParseBool(t), true) << t;
   for (const char* f : {"false", "0", "no", "off"}) EXPECT_EQ(ParseBool(f), false) << f;
