@@ -7,16 +7,18 @@ same work. Every figure is measured in this invocation, next to its baseline; se
         [--vstream build/tools/vstream] [--only hop|faces]
 
 hop:   frames without images through one module: a C++ PassThrough, then a PyModule whose
-       process() does nothing, then one that reads frame.image (a numpy view) of 640x360 frames.
-       The difference per frame is what a Python stage costs on top of a C++ one.
+       process() does nothing; then 640x360 frames through that PyModule and through one that
+       reads frame.image (a numpy view) and a pixel. The differences per frame are what a Python
+       stage costs on top of a C++ one, and what the numpy view costs.
 faces: Megamind.avi decoded --streams times, BlazeFace on every frame, faces counted:
        (a) Python multiprocessing as the founding notes do it: one decode process per stream
            (cv2.VideoCapture) putting numpy frames on a multiprocessing.Queue, one inference
            process (cv2.dnn + the numpy BlazeFace decoder);
        (b) one Python loop doing the same, stream after stream;
-       (c) vstream driven from Python (DataSource -> Inferencer -> counting in the observer-free
-           ResultSink), and (c') the same with the Python BlazeFace postprocessor;
-       (d) the C++ `vstream run` on the same config.
+       (c) vstream driven from Python (DataSource -> Inferencer -> ResultSink, faces counted in
+           its JSON Lines), and (c') the same with the Python BlazeFace postprocessor;
+       (d) the C++ `vstream run` on the same config (a process of its own: its start is counted).
+Every way is timed from its start (processes, model loading) to its last result.
 Needs numpy, python3-opencv (cv2) for (a) and (b), the BlazeFace model (scripts/fetch_models.sh).
 """
 
@@ -68,11 +70,12 @@ def hop_config(stage, frames, width, height):
 
 
 def time_pipeline(config, overrides=()):
+    """Seconds from building the pipeline (the model loads when it starts) until it has stopped."""
+    begin = time.perf_counter()
     pipeline = vstream.Pipeline("bench")
     pipeline.build_from_string(config, overrides=list(overrides), base_dir=ROOT)
     errors = []
     pipeline.set_observer(lambda e: errors.append(e) if e.type != "stream_eos" else None)
-    begin = time.perf_counter()
     pipeline.start()
     assert pipeline.wait(timeout=None)
     pipeline.stop()
@@ -85,7 +88,7 @@ def time_pipeline(config, overrides=()):
 def bench_hop(frames, runs):
     print(f"hop: {frames} frames through one module, median of {runs} interleaved runs")
     cases = [("PassThrough", 0, 0), ("bench_python.NoOp", 0, 0),
-             ("PassThrough", 640, 360), ("bench_python.ReadsImage", 640, 360)]
+             ("bench_python.NoOp", 640, 360), ("bench_python.ReadsImage", 640, 360)]
     times = {case: [] for case in cases}
     for _ in range(runs):
         for case in cases:
@@ -98,8 +101,8 @@ def bench_hop(frames, runs):
         image = f"{case[1]}x{case[2]}" if case[1] else "none"
         print(f"{case[0]:<28} {image:>9} {frames / median:>10.0f} {us[case]:>9.2f}")
     print(f"PyModule (no-op) costs {us[cases[1]] - us[cases[0]]:.2f} us/frame more than PassThrough "
-          f"({us[cases[1]] / us[cases[0]]:.2f}x); reading frame.image of 640x360 frames: "
-          f"{us[cases[3]] - us[cases[2]]:.2f} us/frame more")
+          f"({us[cases[1]] / us[cases[0]]:.2f}x); reading frame.image (a numpy view of a 640x360 frame) "
+          f"costs {us[cases[3]] - us[cases[2]]:.2f} us/frame more than not reading it")
 
 
 # --- faces: the same work four ways ----------------------------------------------------------------
@@ -118,7 +121,7 @@ class Letterbox:
         x, y = int(self.pad[0]), int(self.pad[1])
         canvas[y:y + self.resized[1], x:x + self.resized[0]] = cv2.resize(bgr, self.resized)
         rgb = canvas[:, :, ::-1].astype(np.float32) * 0.0078431373 - 1.0
-        return rgb.transpose(2, 0, 1)[None]  # NCHW
+        return np.ascontiguousarray(rgb[None])  # NHWC, as this model's input is
 
     def to_region(self, x1, y1, x2, y2):
         x1, x2 = [(v - self.pad[0]) / self.scale / self.width for v in (x1, x2)]
@@ -186,7 +189,13 @@ def faces_multiprocessing(video, streams):
     workers.append(context.Process(target=infer_from, args=(queue, streams, results)))
     for worker in workers:
         worker.start()
-    frames, faces = results.get()
+    while True:  # (a worker that died would leave this waiting forever)
+        try:
+            frames, faces = results.get(timeout=1)
+            break
+        except Exception:  # queue.Empty
+            if workers[-1].exitcode is not None:
+                raise RuntimeError(f"the inference process ended with code {workers[-1].exitcode}")
     for worker in workers:
         worker.join()
     return time.perf_counter() - begin, frames, faces
@@ -247,7 +256,9 @@ def faces_cli(video, streams, folder, tool):
     with open(config, "w") as out:
         out.write(faces_config(video, streams, path, False))
     begin = time.perf_counter()
-    subprocess.run([tool, "run", config], check=True, stdout=subprocess.DEVNULL)
+    run = subprocess.run([tool, "run", config], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"vstream run exited with {run.returncode}: {run.stderr[-2000:]}")
     return (time.perf_counter() - begin,) + count_results(path)
 
 
