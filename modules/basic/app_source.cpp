@@ -438,10 +438,19 @@ Status AppSource::NextPts(Stream& stream, int64_t pts, int64_t* out) const {
     *out = pts;
     return Status::Ok();
   }
+  // A frame rate so low that one frame's step is beyond an hour is taken as an hour (llround of
+  // 1e6 / 1e-20 would not fit); after a given pts near the end of int64, derived ones cannot follow.
+  constexpr double kLongestStep = 3600e6;
+  const int64_t step =
+      stream.frame_rate > 0 ? std::max<int64_t>(1, std::llround(std::min(1e6 / stream.frame_rate, kLongestStep))) : 1;
   if (first) {
     *out = 0;
+  } else if (stream.last_pts > std::numeric_limits<int64_t>::max() - step) {
+    return {StatusCode::kInvalidArgument, "module '" + name() + "': stream '" + stream.id +
+                                              "': the next pts would pass the largest one after pts " +
+                                              std::to_string(stream.last_pts) + "; give pts explicitly"};
   } else if (stream.frame_rate > 0) {
-    *out = stream.last_pts + std::max<int64_t>(1, std::llround(1e6 / stream.frame_rate));
+    *out = stream.last_pts + step;
   } else {
     const auto since_first = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - stream.first_push);

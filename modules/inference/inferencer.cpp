@@ -192,7 +192,8 @@ class InferenceExecutor {
       for (size_t i = 0; i < count; ++i) {
         const WorkItem& item = items[first + i];
         const cv::Mat region = images[item.entry](item.rect);
-        if (Status st = s.preprocess(region, s.spec, input.item(static_cast<int64_t>(i)), &transforms[i]); !st) {
+        if (Status st = Guarded([&] { return s.preprocess(region, s.spec, input.item(static_cast<int64_t>(i)), &transforms[i]); });
+            !st) {
           errors[item.entry] = "preprocessing failed: " + st.message();
         }
       }
@@ -207,7 +208,7 @@ class InferenceExecutor {
         std::vector<DetectedObject> results;
         const PostprocessContext context{
             s.spec, transforms[i], s.threshold, s.nms_threshold, s.top_k, s.labels, s.postproc_params};
-        if (Status st = s.postprocess(outputs, static_cast<int64_t>(i), context, &results); !st) {
+        if (Status st = Guarded([&] { return s.postprocess(outputs, static_cast<int64_t>(i), context, &results); }); !st) {
           errors[item.entry] = "postprocessing failed: " + st.message();
           continue;
         }
@@ -227,6 +228,19 @@ class InferenceExecutor {
         continue;
       }
       if (!transmit_(std::move(batch[e].frame))) return;  // the pipeline is stopping
+    }
+  }
+
+  // A pre- or postprocessor's call, with what it throws as its failure: processors are user code,
+  // and an exception must fail the frame, not end this thread (and the process with it).
+  template <typename Call>
+  static Status Guarded(Call call) {
+    try {
+      return call();
+    } catch (const std::exception& error) {
+      return {StatusCode::kRuntimeError, std::string("it threw ") + error.what()};
+    } catch (...) {
+      return {StatusCode::kRuntimeError, "it threw an exception that is not a std::exception"};
     }
   }
 

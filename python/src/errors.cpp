@@ -72,10 +72,20 @@ void AnchorThisThread() {
 PythonCall::ThreadState::ThreadState() { AnchorThisThread(); }
 
 std::string DescribePythonError(const py::error_already_set& error) {
-  std::string text = error.type() ? py::str(error.type().attr("__name__")).cast<std::string>() : "Error";
+  // Never throws: its callers are catch blocks on pipeline threads. An exception whose __str__
+  // (or whose type's __name__) raises in turn is described without that part.
+  std::string text = "Error";
+  try {
+    if (error.type()) text = py::str(error.type().attr("__name__")).cast<std::string>();
+  } catch (const std::exception&) {
+  }
   if (error.value()) {
-    const std::string message = py::str(error.value()).cast<std::string>();
-    if (!message.empty()) text += ": " + message;
+    try {
+      const std::string message = py::str(error.value()).cast<std::string>();
+      if (!message.empty()) text += ": " + message;
+    } catch (const std::exception&) {
+      text += ": <the exception's text could not be made>";
+    }
   }
   if (error.trace()) {
     try {
@@ -88,8 +98,8 @@ std::string DescribePythonError(const py::error_already_set& error) {
               << py::str(last.attr("name")).cast<std::string>() << "]";
         text += where.str();
       }
-    } catch (const py::error_already_set&) {
-      // Without the traceback module the message still has the type and text.
+    } catch (const std::exception&) {
+      // Without the traceback module (or a readable frame) the message still has the type and text.
     }
   }
   return text;

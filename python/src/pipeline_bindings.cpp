@@ -80,7 +80,9 @@ std::optional<std::chrono::milliseconds> ToMilliseconds(std::optional<double> se
                              std::string(what) + " must be a number of seconds >= 0 (or None), not " +
                                  py::repr(py::float_(*seconds)).cast<std::string>()));
   }
-  constexpr double kLongest = 1e12;  // ~30 000 years in seconds: far from int64 milliseconds' end
+  // Beyond ~30 years: no limit. Deadlines become steady_clock time points, int64 nanoseconds,
+  // which end after ~292 years from the clock's epoch, so a larger value would overflow there.
+  constexpr double kLongest = 1e9;
   if (*seconds > kLongest) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(*seconds * 1000));
 }
@@ -125,8 +127,8 @@ class PyPipeline {
     } else {
       throw StatusError(Status(StatusCode::kInvalidArgument, "stop: mode must be 'graceful' or 'abort', not '" + mode + "'"));
     }
-    // No limit: as long as a duration holds (a week is as good as forever for a drain).
-    const auto timeout = ToMilliseconds(drain_timeout_s, "stop: drain_timeout").value_or(std::chrono::hours(24 * 7));
+    // No limit: milliseconds::max(), which Pipeline::Stop takes as "wait for the drain however long".
+    const auto timeout = ToMilliseconds(drain_timeout_s, "stop: drain_timeout").value_or(std::chrono::milliseconds::max());
     py::gil_scoped_release release;
     ThrowIfError(pipeline_->Stop(stop_mode, timeout));
   }

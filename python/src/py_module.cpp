@@ -49,18 +49,24 @@ py::object ImportClass(const std::string& path) {
 }
 
 // What process() returned: an empty string when it passes the frame on (None, True, a number >= 0,
-// numpy's bools and numbers included), else why the frame fails. Needs the GIL.
+// numpy's bool and number scalars included), else why the frame fails. Needs the GIL.
 std::string Verdict(const py::object& result) {
   if (result.is_none()) return {};
   const std::string shown = py::repr(result).cast<std::string>();
-  // bool and numpy.bool_ (not a Python int): their truth. Checked before numbers, as bool is an int.
-  const py::object dtype = py::getattr(result, "dtype", py::none());
-  const bool numpy_bool = !dtype.is_none() && py::str(dtype.attr("kind")).cast<std::string>() == "b";
-  if (py::isinstance<py::bool_>(result) || numpy_bool) {
-    return PyObject_IsTrue(result.ptr()) == 1 ? std::string() : "returned " + shown;
+  bool is_bool = py::isinstance<py::bool_>(result);
+  bool is_number = !is_bool && (py::isinstance<py::int_>(result) || py::isinstance<py::float_>(result));
+  if (!is_bool && !is_number) {  // numpy's scalars (not its arrays: their truth is ambiguous)
+    const py::module_ numpy = py::module_::import("numpy");
+    is_bool = py::isinstance(result, numpy.attr("bool_"));
+    is_number = !is_bool && py::isinstance(result, numpy.attr("number")) &&
+                !py::isinstance(result, numpy.attr("complexfloating"));
   }
-  // Numbers (int, float, numpy's): CNStream's "negative is an error".
-  if (PyNumber_Check(result.ptr()) != 0 && !PyComplex_Check(result.ptr())) {
+  if (is_bool) {
+    const int truth = PyObject_IsTrue(result.ptr());
+    if (truth < 0) throw py::error_already_set();
+    return truth == 1 ? std::string() : "returned " + shown;
+  }
+  if (is_number) {  // CNStream's "negative is an error"
     const double value = PyFloat_AsDouble(result.ptr());
     if (value == -1.0 && PyErr_Occurred() != nullptr) throw py::error_already_set();
     return value >= 0 ? std::string() : "returned " + shown + " (a negative number fails the frame)";

@@ -103,9 +103,11 @@ class Failer:
 
 
 class Returner:
-    """Returns a value of another kind on each frame: numpy's bools and numbers, floats, a string."""
+    """Returns a value of another kind on each frame: numpy's bools and numbers, floats, a string,
+    a numpy array (whose truth is ambiguous)."""
 
-    VALUES = [np.bool_(True), np.bool_(False), np.int64(3), np.int64(-1), 0.5, -0.5, "yes", None]
+    VALUES = [np.bool_(True), np.bool_(False), np.int64(3), np.int64(-1), 0.5, -0.5, "yes",
+              np.array([True, False]), None]
 
     def process(self, frame):
         return self.VALUES[frame.frame_index % len(self.VALUES)]

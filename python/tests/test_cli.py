@@ -117,7 +117,8 @@ def test_runtime_errors_exit_1(tmp_path):
 
 def test_wrong_usage_exits_64():
     for args in ((), ("run",), ("walk", "x.json"), ("run", "x.json", "--stats-interval", "soon"),
-                 ("run", "x.json", "--stats-interval", "-1"), ("run", "x.json", "--restart", "2")):
+                 ("run", "x.json", "--stats-interval", "-1"), ("run", "x.json", "--stats-interval", "0.001"),
+                 ("run", "x.json", "--restart", "2")):
         result = vstream_run(*args)
         assert result.returncode == 64, (args, result.stderr)
         assert "usage:" in result.stderr

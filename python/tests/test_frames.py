@@ -114,13 +114,15 @@ def test_exception_in_process_is_a_frame_error_and_the_pipeline_goes_on(make_con
 
 def test_what_process_returns_decides_numpy_values_included(make_config):
     pipeline, events = run(make_config([("ret", "stages.Returner", {}), ("rec", "stages.Recorder", {})],
-                                       streams=1, frames=8))
+                                       streams=1, frames=9))
     errors = {e.frame_index: e.message for e in events if e.type == "frame_error"}
-    assert sorted(errors) == [1, 3, 5, 6]
+    assert sorted(errors) == [1, 3, 5, 6, 7]
     assert "returned False" in errors[1] and "returned -1 (a negative number" in errors[3]
     assert "returned -0.5" in errors[5]
     assert "returned 'yes' of type str; return None, a bool or a number" in errors[6]
-    assert [i for _, i in pipeline.module("rec")["instance"].frames] == [0, 2, 4, 7]
+    assert "of type ndarray" in errors[7]
+    # (and nothing of frame 7's failure is left over to fail frame 8 on the same thread)
+    assert [i for _, i in pipeline.module("rec")["instance"].frames] == [0, 2, 4, 8]
 
 
 def test_parallel_python_module_keeps_per_stream_order(make_config):

@@ -63,8 +63,9 @@ def _seconds(text):
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"takes seconds from 0 to 86400, got '{text}'")
+    # As the C++ tool: 0 turns the table off; below a tenth of a second it would scroll past unread.
+    if not (value == 0 or 0.1 <= value <= 86400):
+        raise argparse.ArgumentTypeError(f"takes seconds: 0 (no table) or from 0.1 to 86400, got '{text}'")
     return value
 
 

@@ -352,6 +352,20 @@ class Supervisor:
         self._give_up(stage, how)
 
     def _supervise(self):
+        try:
+            self._supervise_stages()
+        except BaseException:  # noqa: BLE001 (a bug, or on_event raising SystemExit: nobody must wait forever)
+            _log.exception("vstream.Supervisor: supervising failed; killing the stages still running")
+            with self._lock:
+                for stage in self._stages:
+                    if stage.process is not None and stage.returncode is None:
+                        self._send(stage, signal.SIGKILL)
+                if self._exit_code is None:
+                    self._exit_code = 1
+                _live.discard(self)
+                self._lock.notify_all()
+
+    def _supervise_stages(self):
         # Not this thread's business: the program's signals (the main thread takes them). Blocked
         # here, the stages start with them blocked too, so one that comes while a stage is starting
         # waits for its sigwait instead of killing it half-started.

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -244,6 +246,22 @@ TEST(AppSource, GivenPtsAreKeptAndMustIncrease) {
   for (const auto& frame : run.Sink()->kept("p")) pts.push_back(frame->pts);
   EXPECT_EQ(pts, (std::vector<int64_t>{5000, 105000, 200000}));
   EXPECT_EQ(run.Sink()->frames()["p"], (std::vector<int64_t>{0, 1, 2}));  // the refused push took no index
+}
+
+TEST(AppSource, DerivedPtsNeverOverflow) {
+  Running run(R"({"streams": ["p"], "frame_rate": 10})");
+  std::vector<uint8_t> pixel(3, 0);
+  const AppSource::Image image{pixel.data(), 1, 1, 0, PixelFormat::kBGR24};
+  const int64_t last = std::numeric_limits<int64_t>::max() - 10;
+  ASSERT_TRUE(run.app->Push("p", image, last));
+  const Status next = run.app->Push("p", image);  // last + 100000 would not fit
+  EXPECT_EQ(next.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(next.message().find("the next pts would pass the largest one after pts " + std::to_string(last)),
+            std::string::npos)
+      << next.message();
+  ASSERT_TRUE(run.app->EndStream("p"));
+  ASSERT_TRUE(run.pipeline.WaitForStreams(std::chrono::seconds(30)));
+  EXPECT_EQ(run.Sink()->frames()["p"], (std::vector<int64_t>{0}));
 }
 
 TEST(AppSource, ClockPtsIncrease) {
