@@ -22,6 +22,7 @@
 #include "py_module.hpp"
 #include "vstream/config.hpp"
 #include "vstream/pipeline.hpp"
+#include "vstream/stats.hpp"
 
 namespace vstream::python {
 namespace {
@@ -195,6 +196,17 @@ class PyPipeline {
     return py::module_::import("json").attr("loads")(json);
   }
 
+  /// The stats as the tool's table (PipelineStats::ToTable). since_last: its fps columns are the
+  /// rates since the previous since_last call (the whole run's on the first one).
+  std::string StatsTable(bool since_last) {
+    py::gil_scoped_release release;
+    PipelineStats now = pipeline_->GetStats();
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    std::string table = now.ToTable(since_last && previous_table_ ? &*previous_table_ : nullptr);
+    if (since_last) previous_table_ = std::move(now);
+    return table;
+  }
+
   py::dict ModuleInfo(const std::string& name) const {
     Module* module = pipeline_->GetModule(name);
     const ModuleConfig* config = pipeline_->config().Find(name);
@@ -242,6 +254,8 @@ class PyPipeline {
   }
 
   std::shared_ptr<Pipeline> pipeline_;  // shared only with StopAll while it runs
+  std::mutex table_mutex_;
+  std::optional<PipelineStats> previous_table_;  // guarded by table_mutex_: the last since_last snapshot
 };
 
 }  // namespace
@@ -292,6 +306,9 @@ void BindPipeline(py::module_& m) {
       .def("remove_source", &PyPipeline::RemoveSource, py::arg("stream_id"), "Ends a stream early.")
       .def("stats", &PyPipeline::Stats,
            "A snapshot as a dict: uptime_s, modules (a list of dicts) and streams (a list of dicts).")
+      .def("stats_table", &PyPipeline::StatsTable, py::arg("since_last") = false,
+           "The stats as the vstream tool prints them: a text table of modules and streams. since_last=True: "
+           "the fps columns are the rates since the previous since_last=True call.")
       .def("module", &PyPipeline::ModuleInfo, py::arg("name"),
            "A module as a dict: name, class_name, parallelism, next_modules, params, and instance (a "
            "PyModule's Python object, else None). Raises NotFoundError.")

@@ -170,8 +170,8 @@ def test_a_second_signal_aborts(tmp_path):
     code, err = finish(process)
     assert "stopping gracefully" in err and "aborting" in err, err
     # The frames queued before the slow stage were dropped, not drained: fewer reached the sink than
-    # the source sent (the summary's "out" column of the source).
-    sent = next(int(line.split()[2]) for line in err.splitlines() if line.split()[:1] == ["source"])
+    # the source sent (the summary's "out" column of the source: module, class, par, in, out).
+    sent = next(int(line.split()[4]) for line in err.splitlines() if line.split()[:1] == ["source"])
     assert len(lines_of(results)) < sent, err
     # When the abort cut short a drain already under way, the pipeline reports it (a module error
     # event: exit code 1, as the tool's); an abort that came first has nothing to report.

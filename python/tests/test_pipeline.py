@@ -243,3 +243,20 @@ def test_with_block_stops_the_pipeline(make_config):
             endless.start()
             raise RuntimeError("inside the block")
     assert not endless.running  # aborted: the endless stream did not keep it running
+
+
+def test_stats_table_is_the_tools_table(make_config):
+    pipeline = vstream.Pipeline()
+    pipeline.build_from_string(make_config([("pass", "PassThrough", {})], streams=2, frames=4))
+    pipeline.start()
+    assert pipeline.wait(timeout=60)
+    first = pipeline.stats_table(since_last=True)
+    pipeline.stop()
+    table = pipeline.stats_table()
+    for text in (first, table):
+        header = next(line for line in text.splitlines() if line.split()[:2] == ["module", "class"])
+        assert header.split()[2:5] == ["par", "in", "out"]
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.split()}
+    # in and out: 2 streams x (4 frames + the EOS frame); each stream row: 4 frames, 4 done
+    assert rows["pass"][1] == "PassThrough" and rows["pass"][3:5] == ["10", "10"]
+    assert rows["stream_0"][1:3] == ["4", "4"] and rows["stream_1"][1:3] == ["4", "4"]

@@ -19,7 +19,7 @@ sys.path.insert(0, str(SAMPLES))  # blazeface_postproc, the sample's numpy decod
 import processors  # noqa: E402  (after the path: the pipeline imports it by name, as here)
 
 MEGAMIND = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")
-TOOL = os.environ.get("VSTREAM_CLI", "")
+from conftest import TOOL, run_tool_with_host  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +253,6 @@ def test_inferencer_declares_the_processor_params():
 def test_vstream_run_with_python_processors(model, tmp_path):
     # The host plugin gives the tool the same processors: a blank input from Python, one object per
     # frame from Python, every frame in the ResultSink's lines.
-    package = pathlib.Path(vstream.__file__).resolve().parent
     results = tmp_path / "results.jsonl"
     config = {
         "source": {"class_name": "SyntheticSource", "next_modules": ["infer"],
@@ -266,12 +265,7 @@ def test_vstream_run_with_python_processors(model, tmp_path):
                                     "custom_preproc_params": {"pyclass_name": "processors.ZeroPreprocessor"}}},
         "sink": {"class_name": "ResultSink", "custom_params": {"path": str(results)}},
     }
-    (tmp_path / "pipeline.json").write_text(json.dumps(config))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(package.parent), str(HERE)])
-    env["VSTREAM_PLUGIN_PATH"] = str(package / "libvstream_python_host.so")
-    result = subprocess.run([TOOL, "run", str(tmp_path / "pipeline.json")], env=env, capture_output=True,
-                            text=True, timeout=180)
+    result = run_tool_with_host(config, tmp_path, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     for stream in ("stream_0", "stream_1"):
@@ -282,17 +276,12 @@ def test_vstream_run_with_python_processors(model, tmp_path):
 
 @pytest.mark.skipif(not TOOL, reason="VSTREAM_CLI (the vstream tool) is not set")
 def test_vstream_run_with_a_python_processor_but_no_package_says_what_to_do(model, tmp_path):
-    package = pathlib.Path(vstream.__file__).resolve().parent
     config = {
         "source": {"class_name": "SyntheticSource", "next_modules": ["infer"], "custom_params": {"streams": 1}},
         "infer": {"class_name": "Inferencer", "custom_params": {
             "model_path": model, "postproc_name": "python", "postproc_params": ["pyclass_name=processors.ParamsProbe"]}},
     }
-    (tmp_path / "pipeline.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["VSTREAM_PLUGIN_PATH"] = str(package / "libvstream_python_host.so")
-    result = subprocess.run([TOOL, "run", str(tmp_path / "pipeline.json")], env=env, capture_output=True,
-                            text=True, timeout=120, cwd=tmp_path)
+    result = run_tool_with_host(config, tmp_path, with_package=False, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "postprocessor 'python': cannot import the vstream Python package" in output

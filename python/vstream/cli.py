@@ -118,32 +118,6 @@ def _named(config, message):
     return message if config in message else f"{config}: {message}"
 
 
-def stats_table(stats):
-    """The stats snapshot (Pipeline.stats()) as text: one line per module, then one per stream."""
-    lines = [f"uptime {stats.get('uptime_s', 0):.1f} s"]
-    modules = stats.get("modules", [])
-    if modules:
-        width = max(len(m["name"]) for m in modules)
-        lines.append(f"  {'module':<{width}}  {'in':>8} {'out':>8} {'dropped':>8} {'errors':>7} {'queue':>9} "
-                     f"{'p50 ms':>8} {'p99 ms':>8} {'fps':>8}")
-        for m in modules:
-            queue = f"{m['queue_depth']}/{m['queue_capacity']}"
-            lines.append(f"  {m['name']:<{width}}  {m['frames_in']:>8} {m['frames_out']:>8} {m['frames_dropped']:>8} "
-                         f"{m['errors']:>7} {queue:>9} {m['latency_p50_ms']:>8.2f} {m['latency_p99_ms']:>8.2f} "
-                         f"{m['fps']:>8.1f}")
-    streams = stats.get("streams", [])
-    if streams:
-        width = max(len(s["stream_id"]) for s in streams)
-        lines.append(f"  {'stream':<{width}}  {'frames':>8} {'done':>8} {'dropped':>8} {'fps':>8} {'p50 ms':>8} "
-                     f"{'p99 ms':>8}  state")
-        for s in streams:
-            state = "error: " + s["error"] if s.get("error") else ("finished" if s["finished"] else "running")
-            lines.append(f"  {s['stream_id']:<{width}}  {s['frames']:>8} {s['frames_completed']:>8} "
-                         f"{s['frames_dropped']:>8} {s['fps']:>8.1f} {s['latency_p50_ms']:>8.2f} "
-                         f"{s['latency_p99_ms']:>8.2f}  {state}")
-    return "\n".join(lines)
-
-
 def run(config, overrides=(), stats_interval=0.0):
     """Runs the pipeline of `config` to its end; returns the exit code. Call it from the main
     thread with the stop signals and SIGUSR1 blocked in every thread (main() does)."""
@@ -178,7 +152,7 @@ def run(config, overrides=(), stats_interval=0.0):
         try:
             timeout = stats_interval if stats_interval > 0 else None
             while not pipeline.wait(timeout=timeout) and pipeline.running:
-                print(stats_table(pipeline.stats()), file=sys.stderr, flush=True)
+                print(pipeline.stats_table(since_last=True), file=sys.stderr, flush=True)
         finally:
             signal.pthread_kill(main_thread, _WAKE_SIGNAL)
 
@@ -218,7 +192,7 @@ def run(config, overrides=(), stats_interval=0.0):
     if graceful_stopper is not None:
         graceful_stopper.join()
 
-    print("summary:\n" + stats_table(pipeline.stats()), file=sys.stderr, flush=True)
+    print("summary:\n" + pipeline.stats_table(), file=sys.stderr, flush=True)
     for failure in stop_failures:
         print(_named(config, failure), file=sys.stderr, flush=True)
     if stop_failures:
