@@ -214,7 +214,7 @@ def test_stop_with_abort_makes_every_stage_abort(tmp_path, capfd):
     assert err.count("stopping gracefully (again to abort)") == 2 and err.count(": aborting") == 2, err
     summaries = [line.split() for line in err.splitlines() if line.split()[:1] == ["source"]]
     assert len(summaries) == 2
-    assert len(results_of(first_written)) + len(results_of(second_written)) < sum(int(s[2]) for s in summaries)
+    assert len(results_of(first_written)) + len(results_of(second_written)) < sum(int(s[4]) for s in summaries)
     assert code in (0, 1)
     assert all(s["state"] == "ended" and s["signal"] is None for s in supervisor.stages)
     assert [e["reason"] for e in events if e["event"] == "stopping"] == ["stop() was called"]
